@@ -1,0 +1,118 @@
+//! The one command line: `gatehouse serve|migrate|keys|healthcheck`.
+
+mod healthcheck;
+mod keys;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::store;
+use crate::telemetry::init_logging;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatehouse",
+    version,
+    about = "An OAuth 2.0 / OpenID Connect provider"
+)]
+pub struct Cli {
+    /// Configuration file (default: ./gatehouse.toml when present). GATEHOUSE_* variables
+    /// override it: GATEHOUSE_DATABASE__URL sets database.url.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the service.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Inspect and rotate signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Exit 0 when the local instance answers /healthz (for container HEALTHCHECKs).
+    Healthcheck {
+        /// Defaults to http://<server.bind>/healthz (loopback when bound to all interfaces).
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+/// How commands that print records print them.
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum Output {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Exit status for an unusable configuration.
+const EXIT_CONFIG: u8 = 2;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Command::Healthcheck { url } = &cli.command {
+        return healthcheck::run(&settings, url.as_deref());
+    }
+    init_logging(&settings.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(settings).await,
+            Command::Migrate => migrate(settings).await,
+            Command::Keys { command } => keys::run(settings, command).await,
+            Command::Healthcheck { .. } => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = %format!("{error:#}"), "gatehouse stopped");
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    tracing::info!("gatehouse stopped gracefully");
+    Ok(())
+}
+
+async fn migrate(mut settings: Settings) -> anyhow::Result<()> {
+    settings.database.migrate_on_start = false;
+    let db = store::connect(&settings.database).await?;
+    let applied = db.migrate().await?;
+    println!(
+        "applied {applied} migration(s) to the {} database",
+        db.backend()
+    );
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! Settings: defaults → `gatehouse.toml` (or `--config PATH`) → `GATEHOUSE_*` environment
+//! (nested keys joined with `__`). Validated at load: a bad value stops the process with one line
+//! naming the key, before anything starts.
+
+mod values;
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+pub use self::values::{BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, IssuerUrl};
+
+/// The file read when no `--config` is given; its absence is not an error.
+pub const DEFAULT_CONFIG_FILE: &str = "gatehouse.toml";
+/// The prefix of environment overrides: `GATEHOUSE_DATABASE__URL` sets `database.url`.
+pub const ENV_PREFIX: &str = "GATEHOUSE_";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub ephemeral: EphemeralSettings,
+    pub keys: KeySettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Where to listen. Port 0 picks a free port (tests).
+    pub bind: BindAddress,
+    /// The issuer identifier; derived from the bound address when unset.
+    pub issuer: Option<IssuerUrl>,
+    /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
+    pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads; defaults to the number of cores.
+    pub workers: Option<usize>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: BindAddress::default_bind(),
+            issuer: None,
+            shutdown_timeout_secs: 30,
+            workers: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    /// Apply pending migrations when the service starts (`gatehouse migrate` does it on demand).
+    pub migrate_on_start: bool,
+    pub max_connections: u32,
+    /// Upper bound for acquiring a connection and for every query.
+    pub timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl::Sqlite("sqlite://data/gatehouse.db".to_owned()),
+            migrate_on_start: true,
+            max_connections: 10,
+            timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EphemeralSettings {
+    pub url: EphemeralUrl,
+    /// Prefix of every Redis key, so several deployments can share one Redis.
+    pub key_prefix: String,
+    /// Upper bound for every Redis command.
+    pub timeout_ms: u64,
+}
+
+impl Default for EphemeralSettings {
+    fn default() -> Self {
+        Self {
+            url: EphemeralUrl::Memory,
+            key_prefix: "gatehouse:".to_owned(),
+            timeout_ms: 2_000,
+        }
+    }
+}
+
+/// Signing keys and their lifecycle: *next* (published, not signing) → *active* → *retired*
+/// (published until the tokens it signed have expired) → deleted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeySettings {
+    /// The key-encryption key sealing private keys at rest. Required with PostgreSQL; on the
+    /// embedded default it is read from (or created at) `encryption_key_file`.
+    pub encryption_key: Option<EncryptionKey>,
+    pub encryption_key_file: PathBuf,
+    /// The algorithms the ring keeps an active key for.
+    pub algorithms: Vec<crate::crypto::SigningAlgorithm>,
+    /// Age at which an active key is replaced.
+    pub rotation_interval_secs: u64,
+    /// How long a new key is published before it signs; longer than any JWKS cache.
+    pub publish_ahead_secs: u64,
+    /// How long a retired key stays published; longer than any token it signed lives.
+    pub retain_retired_secs: u64,
+    /// `Cache-Control: max-age` of the JWKS document.
+    pub jwks_max_age_secs: u64,
+    /// How often each instance reloads the ring and performs due transitions.
+    pub refresh_interval_secs: u64,
+}
+
+impl Default for KeySettings {
+    fn default() -> Self {
+        use crate::crypto::SigningAlgorithm;
+        Self {
+            encryption_key: None,
+            encryption_key_file: PathBuf::from("keys/encryption.key"),
+            algorithms: vec![SigningAlgorithm::Es256, SigningAlgorithm::Rs256],
+            rotation_interval_secs: 30 * 24 * 3600,
+            publish_ahead_secs: 24 * 3600,
+            retain_retired_secs: 7 * 24 * 3600,
+            jwks_max_age_secs: 900,
+            refresh_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// A `tracing` filter (`info`, `gatehouse=debug,info`); `RUST_LOG` wins when set.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Auto,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// JSON, or human-readable text when standard error is a terminal.
+    Auto,
+    Json,
+    Text,
+}
+
+/// A configuration that cannot be used. Its `Display` is the one line printed before exiting 2.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {key}: {problem}{}", origin_suffix(.origin))]
+pub struct ConfigError {
+    pub key: String,
+    pub problem: String,
+    origin: Option<String>,
+}
+
+fn origin_suffix(origin: &Option<String>) -> String {
+    origin
+        .as_ref()
+        .map(|s| format!(" (from {s})"))
+        .unwrap_or_default()
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            problem: problem.into(),
+            origin: None,
+        }
+    }
+
+    fn from_figment(error: figment::Error) -> Self {
+        use figment::error::Kind;
+        let mut path = error.path.clone();
+        let problem = match &error.kind {
+            Kind::UnknownField(field, _) => {
+                path.push(field.clone());
+                "unknown key".to_owned()
+            }
+            Kind::Message(message) => message.clone(),
+            other => other.to_string(),
+        };
+        let origin = error.metadata.as_ref().map(|meta| match &meta.source {
+            Some(figment::Source::File(file)) => format!("file {}", file.display()),
+            _ if meta.name.contains("environment") => {
+                let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+                let profile = error.profile.clone().unwrap_or_default();
+                format!("environment variable {}", meta.interpolate(&profile, &keys))
+            }
+            _ => meta.name.to_string(),
+        });
+        let key = if path.is_empty() {
+            "<root>".to_owned()
+        } else {
+            path.join(".")
+        };
+        Self {
+            key,
+            problem,
+            origin,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then the config file, then the environment, and validates the result.
+    /// `explicit` is `--config PATH`: unlike the default file, it must exist and be readable.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(explicit, Env::prefixed(ENV_PREFIX).split("__"))
+    }
+
+    /// As [`Settings::load`], with the environment provider given (tests pass their own).
+    pub fn load_from(explicit: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let file = match explicit {
+            Some(path) => {
+                ensure_readable(path)?;
+                Some(path.to_path_buf())
+            }
+            None => {
+                let path = PathBuf::from(DEFAULT_CONFIG_FILE);
+                path.exists().then_some(path)
+            }
+        };
+        let mut figment = Figment::new();
+        if let Some(file) = &file {
+            ensure_readable(file)?;
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        let settings: Settings = figment
+            .merge(env)
+            .extract()
+            .map_err(ConfigError::from_figment)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks that span several keys, after every value parsed on its own.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.keys.algorithms.is_empty() {
+            return Err(ConfigError::new(
+                "keys.algorithms",
+                "must name at least one algorithm",
+            ));
+        }
+        if self.keys.publish_ahead_secs <= self.keys.jwks_max_age_secs {
+            return Err(ConfigError::new(
+                "keys.publish_ahead_secs",
+                "must exceed keys.jwks_max_age_secs, or resource servers with a cached JWKS \
+                 would see tokens signed by a key they do not know yet",
+            ));
+        }
+        if self.keys.refresh_interval_secs == 0 {
+            return Err(ConfigError::new(
+                "keys.refresh_interval_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer: configured, or derived from the address actually bound.
+    pub fn issuer_for(&self, bound: std::net::SocketAddr) -> IssuerUrl {
+        self.server
+            .issuer
+            .clone()
+            .unwrap_or_else(|| IssuerUrl::from_bound_address(bound))
+    }
+}
+
+fn ensure_readable(path: &Path) -> Result<(), ConfigError> {
+    std::fs::read_to_string(path)
+        .map(drop)
+        .map_err(|e| ConfigError::new("--config", format!("cannot read {}: {e}", path.display())))
+}
+
+impl BindAddress {
+    fn default_bind() -> Self {
+        Self::from_socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}

@@ -1,0 +1,193 @@
+//! The shared backend: Redis, so that several instances behind a load balancer see one state.
+//! Each operation is a single Redis command (or script), which is what makes `take` and
+//! `put_if_absent` atomic across instances.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Client, Cmd, FromRedisValue, RedisError, Script, Value};
+use async_trait::async_trait;
+
+use super::{EphemeralError, EphemeralStore};
+
+/// A fixed window: the expiry is set by the increment that creates the counter and never moved
+/// by later ones. `INCR` and `PEXPIRE` must run as one step, or a crash between them would leave
+/// a counter that never expires.
+static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return count
+",
+    )
+});
+
+/// An [`EphemeralStore`] in Redis (≥ 6.2, for `GETDEL`). Connects lazily and reconnects on its
+/// own, so the service starts while Redis is down and recovers when it returns; meanwhile every
+/// call fails (callers fail closed).
+#[derive(Clone)]
+pub struct RedisStore {
+    connection: ConnectionManager,
+    key_prefix: String,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    /// A store for the Redis at `url` whose keys all start with `key_prefix`; every call gives up
+    /// after `timeout`. Does not connect, so it succeeds while Redis is down; it fails only for a
+    /// malformed URL, or outside a Tokio runtime (the connection manager spawns a task).
+    pub fn new(url: &str, key_prefix: String, timeout: Duration) -> Result<Self, EphemeralError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(EphemeralError::Backend(anyhow::anyhow!(
+                "the Redis ephemeral store must be created inside a Tokio runtime"
+            )));
+        }
+        let client = Client::open(url).map_err(backend)?;
+        // One quick retry inside the manager; the outer timeout bounds the whole call anyway,
+        // and the manager starts a fresh connection attempt after each I/O failure.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1);
+        let connection =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?;
+        Ok(Self {
+            connection,
+            key_prefix,
+            timeout,
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.key_prefix)
+    }
+
+    /// Runs `cmd` under the store's timeout. The manager is a cheap handle onto one shared
+    /// multiplexed connection, so cloning it per call does not open connections.
+    async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, EphemeralError> {
+        let mut connection = self.connection.clone();
+        self.bounded(async move { cmd.query_async(&mut connection).await })
+            .await
+    }
+
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, EphemeralError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(e)) if e.is_timeout() => Err(EphemeralError::Timeout(self.timeout)),
+            Ok(Err(e)) => Err(backend(e)),
+            Err(_elapsed) => Err(EphemeralError::Timeout(self.timeout)),
+        }
+    }
+}
+
+/// Redis rejects `PX 0`; a zero TTL becomes the shortest one Redis accepts.
+fn ttl_millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn backend(e: RedisError) -> EphemeralError {
+    EphemeralError::Backend(anyhow::Error::new(e))
+}
+
+impl std::fmt::Debug for RedisStore {
+    /// The URL may carry a password, so it is never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("backend", &"redis")
+            .field("key_prefix", &self.key_prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl EphemeralStore for RedisStore {
+    async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_millis(ttl));
+        self.query::<()>(&cmd).await
+    }
+
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<bool, EphemeralError> {
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_millis(ttl));
+        // `OK` when stored, nil when the key already held something.
+        let reply: Value = self.query(&cmd).await?;
+        Ok(!matches!(reply, Value::Nil))
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(self.key(key));
+        self.query(&cmd).await
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+        let mut cmd = ::redis::cmd("GETDEL");
+        cmd.arg(self.key(key));
+        self.query(&cmd).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, EphemeralError> {
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(self.key(key));
+        let removed: u64 = self.query(&cmd).await?;
+        Ok(removed > 0)
+    }
+
+    async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError> {
+        let mut invocation = INCREMENT.prepare_invoke();
+        invocation.key(self.key(key)).arg(ttl_millis(ttl));
+        let mut connection = self.connection.clone();
+        self.bounded(async move { invocation.invoke_async(&mut connection).await })
+            .await
+    }
+
+    async fn ping(&self) -> Result<(), EphemeralError> {
+        self.query::<()>(&::redis::cmd("PING")).await
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_zero_ttl_is_rounded_up_to_one_millisecond() {
+        assert_eq!(ttl_millis(Duration::ZERO), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 1);
+        assert_eq!(ttl_millis(Duration::from_secs(2)), 2000);
+    }
+
+    #[test]
+    fn outside_a_runtime_construction_fails_instead_of_panicking() {
+        let made = RedisStore::new(
+            "redis://127.0.0.1:6379",
+            "t:".into(),
+            Duration::from_secs(1),
+        );
+        assert!(matches!(made, Err(EphemeralError::Backend(_))));
+    }
+}

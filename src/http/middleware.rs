@@ -1,0 +1,57 @@
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage as _, web};
+use tracing_actix_web::RequestId;
+
+use crate::state::AppState;
+
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Returns the request id that `TracingLogger` put on every log line of this request, so a
+/// caller can quote it when reporting a problem.
+pub async fn set_request_id_header(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let request_id = req.extensions().get::<RequestId>().copied();
+    let mut res = next.call(req).await?;
+    if let Some(id) = request_id
+        && let Ok(value) = HeaderValue::from_str(&id.to_string())
+    {
+        res.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    Ok(res)
+}
+
+/// Logs one line per request (inside the request's span, so it carries the request id) and
+/// counts requests and their latency by route pattern and status.
+pub async fn observe_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().clone();
+    let res = next.call(req).await?;
+    let elapsed = started.elapsed();
+    let route = res.request().match_pattern();
+    let route = route.as_deref().unwrap_or("unmatched");
+    let status = res.status().as_u16();
+    tracing::info!(
+        method = method.as_str(),
+        route,
+        status,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        "request completed"
+    );
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe_request(method.as_str(), route, status, elapsed);
+    }
+    Ok(res)
+}

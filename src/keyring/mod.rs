@@ -1,0 +1,327 @@
+//! The signing key ring: keys are created, published, rotated and retired by the service itself.
+//! Each instance keeps a parsed snapshot in memory and reloads it every
+//! `keys.refresh_interval_secs`, so all instances pick up a rotation without a restart.
+
+mod kek;
+mod lifecycle;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
+
+pub use self::lifecycle::{KeyPolicy, Transition, due_transitions};
+use crate::config::KeySettings;
+use crate::crypto::{KeyEncryptionKey, SigningAlgorithm, SigningKey, SigningKeyError};
+use crate::store::{Database, KeyState, NewAuditEvent, SigningKeyRecord, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error("keys.encryption_key is required with PostgreSQL (32 bytes, standard base64)")]
+    KekRequired,
+    #[error("key-encryption key file {path} {problem}")]
+    KekFile { path: String, problem: String },
+    #[error(
+        "signing key {kid} does not open with the configured key-encryption key; \
+         is keys.encryption_key (or keys/encryption.key) the one these keys were sealed with?"
+    )]
+    Unseal { kid: String },
+    #[error(
+        "a {algorithm} key ({kid}) is already staged to activate at {activates_at}; use --now to activate it at once"
+    )]
+    AlreadyStaged {
+        algorithm: SigningAlgorithm,
+        kid: String,
+        activates_at: OffsetDateTime,
+    },
+    #[error(transparent)]
+    Key(#[from] SigningKeyError),
+    #[error("the key store failed: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A key as the ring holds it: its lifecycle facts and the parsed private key.
+#[derive(Debug, Clone)]
+pub struct RingKey {
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    pub state: KeyState,
+    pub created_at: OffsetDateTime,
+    pub activates_at: OffsetDateTime,
+    pub retired_at: Option<OffsetDateTime>,
+    pub key: Arc<SigningKey>,
+}
+
+#[derive(Debug, Default)]
+struct Snapshot {
+    keys: Vec<RingKey>,
+    /// The JWKS document, rendered once per reload.
+    jwks: Arc<str>,
+}
+
+#[derive(Debug)]
+pub struct KeyRing {
+    db: Arc<dyn Database>,
+    kek: KeyEncryptionKey,
+    policy: KeyPolicy,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+impl KeyRing {
+    /// Opens the ring: resolves the key-encryption key and unseals every stored key (a wrong KEK
+    /// is an error here, never a silent new key). Changes nothing; `maintain` creates the first
+    /// keys and performs due transitions.
+    pub async fn open(db: Arc<dyn Database>, settings: &KeySettings) -> Result<Self, KeyRingError> {
+        let records = db.list_signing_keys().await?;
+        let kek = kek::resolve(settings, db.is_embedded(), !records.is_empty())?;
+        let ring = Self {
+            db,
+            kek,
+            policy: KeyPolicy::from(settings),
+            snapshot: RwLock::default(),
+        };
+        ring.load(records)?;
+        Ok(ring)
+    }
+
+    /// Applies the transitions due at `now`, then reloads. Safe on every instance at once.
+    pub async fn maintain(&self, now: OffsetDateTime, actor: &str) -> Result<(), KeyRingError> {
+        let records = self.db.list_signing_keys().await?;
+        let due = due_transitions(&records, &self.policy, now);
+        for transition in &due {
+            self.apply(transition, now, actor).await?;
+        }
+        let records = if due.is_empty() {
+            records
+        } else {
+            self.db.list_signing_keys().await?
+        };
+        self.load(records)
+    }
+
+    /// Rotates `algorithm` on demand. Normally stages a successor that starts signing after
+    /// `keys.publish_ahead_secs`; with `immediately` (a compromised key) the successor signs at once.
+    pub async fn rotate(
+        &self,
+        algorithm: SigningAlgorithm,
+        immediately: bool,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<RingKey, KeyRingError> {
+        let records = self.db.list_signing_keys().await?;
+        let staged = records
+            .iter()
+            .find(|k| k.algorithm == algorithm && k.state == KeyState::Next);
+        let kid = match (staged, immediately) {
+            (Some(next), false) => {
+                return Err(KeyRingError::AlreadyStaged {
+                    algorithm,
+                    kid: next.kid.clone(),
+                    activates_at: next.activates_at,
+                });
+            }
+            (Some(next), true) => next.kid.clone(),
+            (None, immediately) => {
+                let activates_at = if immediately {
+                    now
+                } else {
+                    now + self.policy.publish_ahead
+                };
+                self.create(algorithm, KeyState::Next, activates_at, now, actor)
+                    .await?
+            }
+        };
+        if immediately {
+            self.apply(&Transition::Promote { kid: kid.clone() }, now, actor)
+                .await?;
+        }
+        self.load(self.db.list_signing_keys().await?)?;
+        self.keys()
+            .into_iter()
+            .find(|k| k.kid == kid)
+            .ok_or(KeyRingError::Store(StoreError::NotFound))
+    }
+
+    /// Every published key, oldest first.
+    pub fn keys(&self) -> Vec<RingKey> {
+        self.current().keys.clone()
+    }
+
+    /// The key that signs for `algorithm` now.
+    pub fn active_key(&self, algorithm: SigningAlgorithm) -> Option<Arc<SigningKey>> {
+        self.current()
+            .keys
+            .iter()
+            .find(|k| k.algorithm == algorithm && k.state == KeyState::Active)
+            .map(|k| Arc::clone(&k.key))
+    }
+
+    /// Any published key by `kid`, for verifying tokens this service issued.
+    pub fn published_key(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        self.current()
+            .keys
+            .iter()
+            .find(|k| k.kid == kid)
+            .map(|k| Arc::clone(&k.key))
+    }
+
+    /// The JWKS document (RFC 7517 §5): the public part of every next, active and retired key.
+    pub fn jwks_json(&self) -> Arc<str> {
+        Arc::clone(&self.current().jwks)
+    }
+
+    fn current(&self) -> Arc<Snapshot> {
+        let guard = self.snapshot.read().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(&guard)
+    }
+
+    async fn apply(
+        &self,
+        transition: &Transition,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<(), KeyRingError> {
+        match transition {
+            Transition::CreateActive(algorithm) => self
+                .create(*algorithm, KeyState::Active, now, now, actor)
+                .await
+                .map(drop)
+                .or_else(ignore_lost_race),
+            Transition::StageNext {
+                algorithm,
+                activates_at,
+            } => self
+                .create(*algorithm, KeyState::Next, *activates_at, now, actor)
+                .await
+                .map(drop)
+                .or_else(ignore_lost_race),
+            Transition::Promote { kid } => {
+                if self.db.promote_signing_key(kid, now).await? {
+                    self.audit(actor, "signing_key.activated", Some(kid), now)
+                        .await;
+                }
+                Ok(())
+            }
+            Transition::DeleteRetiredBefore(cutoff) => {
+                let deleted = self.db.delete_signing_keys_retired_before(*cutoff).await?;
+                if deleted > 0 {
+                    self.audit(actor, "signing_key.deleted", None, now).await;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn create(
+        &self,
+        algorithm: SigningAlgorithm,
+        state: KeyState,
+        activates_at: OffsetDateTime,
+        now: OffsetDateTime,
+        actor: &str,
+    ) -> Result<String, KeyRingError> {
+        // RSA generation takes a while: keep it off the async workers.
+        let (key, der) = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
+            .await
+            .map_err(|_| SigningKeyError::Generate(algorithm))??;
+        let sealed_private_key = self
+            .kek
+            .seal(key.kid().as_bytes(), &der)
+            .map_err(|_| SigningKeyError::Generate(algorithm))?;
+        let record = SigningKeyRecord {
+            kid: key.kid().to_owned(),
+            algorithm,
+            state,
+            public_jwk: key.public_jwk().clone(),
+            sealed_private_key,
+            created_at: now,
+            activates_at,
+            retired_at: None,
+        };
+        self.db.insert_signing_key(&record).await?;
+        let action = match state {
+            KeyState::Next => "signing_key.staged",
+            _ => "signing_key.created",
+        };
+        self.audit(actor, action, Some(&record.kid), now).await;
+        tracing::info!(kid = %record.kid, %algorithm, state = state.as_str(), "created a signing key");
+        Ok(record.kid)
+    }
+
+    /// Records what happened; the audit trail must not block key maintenance.
+    async fn audit(&self, actor: &str, action: &str, kid: Option<&str>, now: OffsetDateTime) {
+        let event = NewAuditEvent {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target_type: "signing_key".to_owned(),
+            target_id: kid.map(str::to_owned),
+            request_id: None,
+            details: serde_json::Value::Object(serde_json::Map::new()),
+        };
+        if let Err(error) = self.db.record_audit_event(&event, now).await {
+            tracing::warn!(%error, action, "could not record an audit event");
+        }
+    }
+
+    /// Replaces the snapshot, unsealing only keys not already parsed.
+    fn load(&self, records: Vec<SigningKeyRecord>) -> Result<(), KeyRingError> {
+        let parsed: HashMap<String, Arc<SigningKey>> = self
+            .current()
+            .keys
+            .iter()
+            .map(|k| (k.kid.clone(), Arc::clone(&k.key)))
+            .collect();
+        let keys = records
+            .into_iter()
+            .map(|record| {
+                let key = match parsed.get(&record.kid) {
+                    Some(key) => Arc::clone(key),
+                    None => Arc::new(self.unseal(&record)?),
+                };
+                Ok(RingKey {
+                    kid: record.kid,
+                    algorithm: record.algorithm,
+                    state: record.state,
+                    created_at: record.created_at,
+                    activates_at: record.activates_at,
+                    retired_at: record.retired_at,
+                    key,
+                })
+            })
+            .collect::<Result<Vec<_>, KeyRingError>>()?;
+        let jwks = serde_json::json!({
+            "keys": keys.iter().map(|k| k.key.public_jwk()).collect::<Vec<_>>()
+        })
+        .to_string();
+        let snapshot = Arc::new(Snapshot {
+            keys,
+            jwks: jwks.into(),
+        });
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snapshot;
+        Ok(())
+    }
+
+    fn unseal(&self, record: &SigningKeyRecord) -> Result<SigningKey, KeyRingError> {
+        let unseal_error = || KeyRingError::Unseal {
+            kid: record.kid.clone(),
+        };
+        let der = self
+            .kek
+            .open(record.kid.as_bytes(), &record.sealed_private_key)
+            .map_err(|_| unseal_error())?;
+        let key = SigningKey::from_pkcs8(record.algorithm, &der)?;
+        // The kid is the key's thumbprint: a row whose key does not match it is corrupt.
+        if key.kid() != record.kid {
+            return Err(unseal_error());
+        }
+        Ok(key)
+    }
+}
+
+/// Another instance created the same key first: its key serves as well as ours would have.
+fn ignore_lost_race(error: KeyRingError) -> Result<(), KeyRingError> {
+    match error {
+        KeyRingError::Store(StoreError::Conflict { .. }) => Ok(()),
+        other => Err(other),
+    }
+}

@@ -1,0 +1,15 @@
+//! Gatehouse: an OAuth 2.0 / OpenID Connect provider that issues and rotates JWTs.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::todo)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod ephemeral;
+pub mod http;
+pub mod keyring;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

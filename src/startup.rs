@@ -1,0 +1,145 @@
+//! The one composition root: binds the listener (port 0 in tests), opens the stores and the key
+//! ring, and builds the HTTP server around one `AppState`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use tokio::task::JoinHandle;
+use tracing_actix_web::TracingLogger;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::ephemeral::{self, EphemeralError};
+use crate::http;
+use crate::keyring::{KeyRing, KeyRingError};
+use crate::state::AppState;
+use crate::store::{self, StoreError};
+use crate::telemetry::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database: {0}")]
+    Database(#[source] StoreError),
+    #[error("cannot open the ephemeral store: {0}")]
+    Ephemeral(#[source] EphemeralError),
+    #[error("cannot open the key ring: {0}")]
+    Keys(#[source] KeyRingError),
+}
+
+pub struct Application {
+    address: SocketAddr,
+    state: web::Data<AppState>,
+    server: Server,
+    maintenance: JoinHandle<()>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Application::build`], with time injected (tests move it forward).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        let wanted = settings.server.bind.socket_addr();
+        let bind_error = |source| StartupError::Bind {
+            address: wanted,
+            source,
+        };
+        let listener = TcpListener::bind(wanted).map_err(bind_error)?;
+        let address = listener.local_addr().map_err(bind_error)?;
+        let db = store::connect(&settings.database)
+            .await
+            .map_err(StartupError::Database)?;
+        let ephemeral = ephemeral::connect(&settings.ephemeral, Arc::clone(&clock))
+            .map_err(StartupError::Ephemeral)?;
+        let keys = KeyRing::open(Arc::clone(&db), &settings.keys)
+            .await
+            .map_err(StartupError::Keys)?;
+        keys.maintain(clock.now(), "system")
+            .await
+            .map_err(StartupError::Keys)?;
+        let state = web::Data::new(AppState {
+            issuer: settings.issuer_for(address),
+            settings: Arc::new(settings),
+            db,
+            ephemeral,
+            keys: Arc::new(keys),
+            clock,
+            metrics: Arc::new(Metrics::default()),
+        });
+        let server = build_server(listener, state.clone()).map_err(bind_error)?;
+        let maintenance = tokio::spawn(maintain_keys(state.clone()));
+        tracing::info!(%address, issuer = %state.issuer, "gatehouse is listening");
+        Ok(Self {
+            address,
+            state,
+            server,
+            maintenance,
+        })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn issuer(&self) -> &str {
+        self.state.issuer.as_str()
+    }
+
+    /// Serves until SIGTERM or Ctrl-C; in-flight requests finish within
+    /// `server.shutdown_timeout_secs`.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        self.maintenance.abort();
+        result
+    }
+}
+
+fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+    let settings = Arc::clone(&state.settings);
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(http::observe_request))
+            .wrap(from_fn(http::set_request_id_header))
+            .wrap(TracingLogger::default())
+            .configure(http::routes)
+    })
+    .listen(listener)?
+    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    if let Some(workers) = settings.server.workers {
+        server = server.workers(workers);
+    }
+    Ok(server.run())
+}
+
+/// Performs due key transitions and picks up other instances' changes, until the server stops.
+async fn maintain_keys(state: web::Data<AppState>) {
+    let period = Duration::from_secs(state.settings.keys.refresh_interval_secs);
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(error) = state.keys.maintain(state.clock.now(), "system").await {
+            tracing::warn!(%error, "key ring maintenance failed; will retry");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! The durable store: small role traits per aggregate, one implementation per backend
+//! (`sqlite/`, `postgres/`), each owning its SQL. `connect` picks the backend from
+//! `database.url`.
+
+mod audit;
+mod error;
+mod postgres;
+mod signing_keys;
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
+pub use self::error::StoreError;
+pub use self::postgres::PgStore;
+pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
+pub use self::sqlite::SqliteStore;
+use crate::config::{DatabaseSettings, DatabaseUrl};
+
+/// Everything the service needs from its database.
+#[async_trait]
+pub trait Database: SigningKeyStore + AuditStore + std::fmt::Debug {
+    /// Applies pending migrations (embedded in the binary); returns how many ran.
+    async fn migrate(&self) -> Result<usize, StoreError>;
+    /// Checks that the database answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Whether this is the embedded default, whose key-encryption key may live in a local file.
+    fn is_embedded(&self) -> bool {
+        self.backend() == "sqlite"
+    }
+}
+
+/// Opens the database named by `database.url`; migrates it when `database.migrate_on_start`.
+pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Database>, StoreError> {
+    let timeout = std::time::Duration::from_millis(settings.timeout_ms);
+    let db: Arc<dyn Database> = match &settings.url {
+        DatabaseUrl::Sqlite(url) => {
+            Arc::new(SqliteStore::connect(url, settings.max_connections, timeout).await?)
+        }
+        DatabaseUrl::Postgres(url) => {
+            Arc::new(PgStore::connect(url, settings.max_connections, timeout).await?)
+        }
+    };
+    if settings.migrate_on_start {
+        let applied = db.migrate().await?;
+        if applied > 0 {
+            tracing::info!(
+                applied,
+                backend = db.backend(),
+                "applied database migrations"
+            );
+        }
+    }
+    Ok(db)
+}

@@ -1,0 +1,75 @@
+use async_trait::async_trait;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::PgStore;
+use crate::store::error::bounded;
+use crate::store::{AuditEvent, AuditStore, NewAuditEvent, StoreError};
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    occurred_at: OffsetDateTime,
+    actor: String,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    request_id: Option<String>,
+    details: Json<serde_json::Value>,
+}
+
+impl From<Row> for AuditEvent {
+    fn from(row: Row) -> Self {
+        Self {
+            id: row.id,
+            occurred_at: row.occurred_at,
+            event: NewAuditEvent {
+                actor: row.actor,
+                action: row.action,
+                target_type: row.target_type,
+                target_id: row.target_id,
+                request_id: row.request_id,
+                details: row.details.0,
+            },
+        }
+    }
+}
+
+#[async_trait]
+impl AuditStore for PgStore {
+    async fn record_audit_event(
+        &self,
+        event: &NewAuditEvent,
+        now: OffsetDateTime,
+    ) -> Result<AuditEvent, StoreError> {
+        let id = Uuid::now_v7();
+        let query = sqlx::query(
+            "INSERT INTO audit_events (id, occurred_at, actor, action, target_type, target_id, \
+             request_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(&event.target_type)
+        .bind(&event.target_id)
+        .bind(&event.request_id)
+        .bind(Json(&event.details));
+        bounded(self.timeout, query.execute(&self.pool)).await?;
+        Ok(AuditEvent {
+            id,
+            occurred_at: now,
+            event: event.clone(),
+        })
+    }
+
+    async fn recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let query = sqlx::query_as::<_, Row>(
+            "SELECT * FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+}

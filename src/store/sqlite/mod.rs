@@ -1,0 +1,96 @@
+//! The embedded default: SQLite in WAL mode. Times are unix seconds, UUIDs and JSON are text;
+//! the conversions live in this module's row types.
+
+mod audit;
+mod signing_keys;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use time::OffsetDateTime;
+
+use super::error::bounded;
+use super::{Database, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    timeout: Duration,
+}
+
+impl SqliteStore {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(timeout)
+            .foreign_keys(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory && let Some(dir) = options.get_filename().parent() {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.into()))?;
+        }
+        // Every connection to `:memory:` is its own empty database: keep exactly one.
+        let max_connections = if in_memory { 1 } else { max_connections };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(if in_memory { 1 } else { 0 })
+            .idle_timeout(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(600))
+            })
+            .max_lifetime(if in_memory {
+                None
+            } else {
+                Some(Duration::from_secs(1800))
+            })
+            .acquire_timeout(timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool, timeout })
+    }
+}
+
+#[async_trait]
+impl Database for SqliteStore {
+    async fn migrate(&self) -> Result<usize, StoreError> {
+        let before = applied_count(&self.pool).await;
+        MIGRATOR.run(&self.pool).await?;
+        Ok(applied_count(&self.pool).await.saturating_sub(before))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        bounded(self.timeout, sqlx::query("SELECT 1").execute(&self.pool))
+            .await
+            .map(drop)
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+/// How many migrations are recorded; 0 before the first run.
+async fn applied_count(pool: &SqlitePool) -> usize {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+        .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+}
+
+fn to_unix(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn from_unix(seconds: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(StoreError::corrupt)
+}

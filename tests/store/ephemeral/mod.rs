@@ -1,0 +1,211 @@
+//! One contract, written once, that every `EphemeralStore` backend must pass; plus the checks
+//! that only make sense for one backend (clock-driven expiry in memory, `PTTL` in Redis).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatehouse::clock::FixedClock;
+use gatehouse::ephemeral::{EphemeralStore, MemoryStore, RedisStore};
+
+const TTL: Duration = Duration::from_secs(60);
+
+/// Cases shared by all backends; each receives a fresh, empty store.
+mod cases;
+
+/// Instantiates every case in [`cases`] as a test, for the backend `$factory` builds. A factory
+/// returning `None` means the backend is unavailable here and the test is skipped.
+macro_rules! contract_suite {
+    ($factory:path) => {
+        contract_suite!(@cases $factory;
+            put_then_get_returns_the_value,
+            get_of_a_missing_key_is_none,
+            put_replaces,
+            take_returns_the_value_once_and_then_none,
+            delete_reports_whether_something_was_there,
+            put_if_absent_stores_only_once,
+            two_concurrent_takes_of_one_key_never_both_succeed,
+            concurrent_put_if_absent_has_exactly_one_winner,
+            increment_counts_one_two_three,
+            keys_with_different_names_are_independent,
+            a_counter_reads_back_as_its_decimal_count,
+            a_zero_ttl_is_accepted,
+            ping_works,
+        );
+    };
+    (@cases $factory:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                if let Some(store) = $factory() {
+                    crate::ephemeral::cases::$case(store).await;
+                }
+            }
+        )*
+    };
+}
+
+fn memory_store() -> Option<Arc<dyn EphemeralStore>> {
+    Some(Arc::new(MemoryStore::new(Arc::new(
+        FixedClock::starting_now(),
+    ))))
+}
+
+/// A store under a prefix unique to this test, so parallel tests and repeated runs never share keys.
+fn redis_store_with_prefix() -> Option<(RedisStore, String, String)> {
+    let url = crate::common::redis_url()?;
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let store = RedisStore::new(&url, prefix.clone(), Duration::from_secs(2)).unwrap();
+    Some((store, prefix, url))
+}
+
+fn redis_store() -> Option<Arc<dyn EphemeralStore>> {
+    redis_store_with_prefix().map(|(store, _, _)| Arc::new(store) as Arc<dyn EphemeralStore>)
+}
+
+mod memory {
+    contract_suite!(super::memory_store);
+
+    use super::*;
+
+    fn store() -> (Arc<FixedClock>, MemoryStore) {
+        let clock = Arc::new(FixedClock::starting_now());
+        (clock.clone(), MemoryStore::new(clock))
+    }
+
+    #[tokio::test]
+    async fn a_value_is_gone_once_its_ttl_has_passed() {
+        let (clock, s) = store();
+        s.put("k", b"v", TTL).await.unwrap();
+        clock.advance(TTL - Duration::from_secs(1));
+        assert_eq!(s.get("k").await.unwrap(), Some(b"v".to_vec()));
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(s.get("k").await.unwrap(), None);
+        assert_eq!(s.take("k").await.unwrap(), None);
+        assert!(!s.delete("k").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_expired_counter_restarts_at_one() {
+        let (clock, s) = store();
+        assert_eq!(s.increment("n", TTL).await.unwrap(), 1);
+        assert_eq!(s.increment("n", TTL).await.unwrap(), 2);
+        clock.advance(TTL);
+        assert_eq!(s.increment("n", TTL).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_counter_window_starts_at_the_first_increment_only() {
+        let (clock, s) = store();
+        s.increment("n", TTL).await.unwrap();
+        clock.advance(TTL / 2);
+        assert_eq!(s.increment("n", TTL).await.unwrap(), 2);
+        clock.advance(TTL / 2);
+        assert_eq!(s.increment("n", TTL).await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn put_if_absent_works_again_after_expiry() {
+        let (clock, s) = store();
+        assert!(s.put_if_absent("jti", b"a", TTL).await.unwrap());
+        clock.advance(TTL);
+        assert!(s.put_if_absent("jti", b"b", TTL).await.unwrap());
+        assert_eq!(s.get("jti").await.unwrap(), Some(b"b".to_vec()));
+    }
+
+    #[tokio::test]
+    async fn debug_output_never_shows_stored_values() {
+        let (_, s) = store();
+        s.put("session", b"super-secret-value", TTL).await.unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("super-secret-value"), "{shown}");
+        assert!(shown.contains("entries: 1"), "{shown}");
+        assert_eq!(s.backend(), "memory");
+    }
+}
+
+mod redis {
+    contract_suite!(super::redis_store);
+
+    use super::*;
+
+    /// The remaining lifetime Redis reports for the store's key `key`, in milliseconds.
+    async fn pttl(url: &str, prefix: &str, key: &str) -> i64 {
+        let client = ::redis::Client::open(url).unwrap();
+        let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+        ::redis::cmd("PTTL")
+            .arg(format!("{prefix}{key}"))
+            .query_async(&mut raw)
+            .await
+            .unwrap()
+    }
+
+    fn assert_expires_within(pttl: i64, ttl: Duration) {
+        assert!(
+            pttl > 0 && pttl <= ttl.as_millis() as i64,
+            "PTTL {pttl} not in (0, {ttl:?}]"
+        );
+    }
+
+    #[tokio::test]
+    async fn put_and_put_if_absent_set_the_ttl() {
+        let Some((s, prefix, url)) = redis_store_with_prefix() else {
+            return;
+        };
+        s.put("a", b"v", TTL).await.unwrap();
+        s.put_if_absent("b", b"v", TTL).await.unwrap();
+        assert_expires_within(pttl(&url, &prefix, "a").await, TTL);
+        assert_expires_within(pttl(&url, &prefix, "b").await, TTL);
+    }
+
+    #[tokio::test]
+    async fn only_the_first_increment_sets_the_ttl() {
+        let Some((s, prefix, url)) = redis_store_with_prefix() else {
+            return;
+        };
+        s.increment("n", TTL).await.unwrap();
+        assert_expires_within(pttl(&url, &prefix, "n").await, TTL);
+        // Stretch the window by hand; a later increment must leave it alone (fixed window).
+        let client = ::redis::Client::open(url.as_str()).unwrap();
+        let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+        let stretched = 10 * TTL.as_millis() as i64;
+        let _: () = ::redis::cmd("PEXPIRE")
+            .arg(format!("{prefix}n"))
+            .arg(stretched)
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(s.increment("n", TTL).await.unwrap(), 2);
+        assert!(pttl(&url, &prefix, "n").await > TTL.as_millis() as i64);
+    }
+
+    #[tokio::test]
+    async fn debug_output_shows_the_prefix_and_backend_only() {
+        let Some((s, prefix, _)) = redis_store_with_prefix() else {
+            return;
+        };
+        let shown = format!("{s:?}");
+        assert!(
+            shown.contains(&prefix) && shown.contains("redis"),
+            "{shown}"
+        );
+        assert_eq!(s.backend(), "redis");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_constructs_and_then_fails_ping() {
+        let s = RedisStore::new(
+            "redis://:hunter2@127.0.0.1:1",
+            "test:".into(),
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let started = std::time::Instant::now();
+        assert!(s.ping().await.is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "ping took {:?}",
+            started.elapsed()
+        );
+    }
+}
