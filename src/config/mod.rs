@@ -188,7 +188,9 @@ impl ConfigError {
         let mut path = error.path.clone();
         let problem = match &error.kind {
             Kind::UnknownField(field, _) => {
-                path.push(field.clone());
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
                 "unknown key".to_owned()
             }
             Kind::Message(message) => message.clone(),
@@ -196,11 +198,10 @@ impl ConfigError {
         };
         let origin = error.metadata.as_ref().map(|meta| match &meta.source {
             Some(figment::Source::File(file)) => format!("file {}", file.display()),
-            _ if meta.name.contains("environment") => {
-                let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-                let profile = error.profile.clone().unwrap_or_default();
-                format!("environment variable {}", meta.interpolate(&profile, &keys))
-            }
+            _ if meta.name.contains("environment") => format!(
+                "environment variable {ENV_PREFIX}{}",
+                path.join("__").to_uppercase()
+            ),
             _ => meta.name.to_string(),
         });
         let key = if path.is_empty() {
