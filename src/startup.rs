@@ -16,7 +16,7 @@ use crate::config::Settings;
 use crate::ephemeral::{self, EphemeralError};
 use crate::http;
 use crate::keyring::{KeyRing, KeyRingError};
-use crate::state::AppState;
+use crate::state::{AppState, Endpoints};
 use crate::store::{self, StoreError};
 use crate::telemetry::Metrics;
 
@@ -70,8 +70,10 @@ impl Application {
         keys.maintain(clock.now(), "system")
             .await
             .map_err(StartupError::Keys)?;
+        let issuer = settings.issuer_for(address);
         let state = web::Data::new(AppState {
-            issuer: settings.issuer_for(address),
+            endpoints: Endpoints::for_issuer(&issuer),
+            issuer,
             settings: Arc::new(settings),
             db,
             ephemeral,

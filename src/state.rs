@@ -12,9 +12,31 @@ use crate::telemetry::Metrics;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub issuer: IssuerUrl,
+    pub endpoints: Endpoints,
     pub db: Arc<dyn Database>,
     pub ephemeral: Arc<dyn EphemeralStore>,
     pub keys: Arc<KeyRing>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+}
+
+/// The absolute URLs of the protocol endpoints, derived once from the issuer.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub token: String,
+    pub introspection: String,
+    pub revocation: String,
+    pub jwks: String,
+}
+
+impl Endpoints {
+    pub fn for_issuer(issuer: &IssuerUrl) -> Self {
+        let at = |path: &str| format!("{issuer}{path}");
+        Self {
+            token: at(crate::http::paths::TOKEN),
+            introspection: at(crate::http::paths::INTROSPECT),
+            revocation: at(crate::http::paths::REVOKE),
+            jwks: at(crate::http::paths::JWKS),
+        }
+    }
 }

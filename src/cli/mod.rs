@@ -1,5 +1,6 @@
-//! The one command line: `gatehouse serve|migrate|keys|healthcheck`.
+//! The one command line: `gatehouse serve|migrate|clients|keys|healthcheck`.
 
+mod clients;
 mod healthcheck;
 mod keys;
 
@@ -34,6 +35,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Register and manage OAuth clients.
+    Clients {
+        #[command(subcommand)]
+        command: clients::ClientsCommand,
+    },
     /// Inspect and rotate signing keys.
     Keys {
         #[command(subcommand)]
@@ -85,6 +91,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
+            Command::Clients { command } => clients::run(settings, command).await,
             Command::Keys { command } => keys::run(settings, command).await,
             Command::Healthcheck { .. } => Ok(()),
         }

@@ -24,6 +24,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub ephemeral: EphemeralSettings,
     pub keys: KeySettings,
+    pub tokens: TokenSettings,
     pub log: LogSettings,
 }
 
@@ -128,6 +129,27 @@ impl Default for KeySettings {
             retain_retired_secs: 7 * 24 * 3600,
             jwks_max_age_secs: 900,
             refresh_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenSettings {
+    /// Lifetime of access tokens for clients that set none of their own.
+    pub access_token_ttl_secs: u32,
+    /// The algorithm access tokens are signed with; one of `keys.algorithms`.
+    pub access_token_algorithm: crate::crypto::SigningAlgorithm,
+    /// The longest a `private_key_jwt` client assertion may live.
+    pub client_assertion_max_lifetime_secs: u64,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl_secs: 900,
+            access_token_algorithm: crate::crypto::SigningAlgorithm::Es256,
+            client_assertion_max_lifetime_secs: 300,
         }
     }
 }
@@ -262,6 +284,29 @@ impl Settings {
                 "keys.publish_ahead_secs",
                 "must exceed keys.jwks_max_age_secs, or resource servers with a cached JWKS \
                  would see tokens signed by a key they do not know yet",
+            ));
+        }
+        if !self
+            .keys
+            .algorithms
+            .contains(&self.tokens.access_token_algorithm)
+        {
+            return Err(ConfigError::new(
+                "tokens.access_token_algorithm",
+                "must be one of keys.algorithms, or no key would sign access tokens",
+            ));
+        }
+        let max_ttl = crate::admin::clients::MAX_ACCESS_TOKEN_TTL_SECS;
+        if !(1..=max_ttl).contains(&self.tokens.access_token_ttl_secs) {
+            return Err(ConfigError::new(
+                "tokens.access_token_ttl_secs",
+                format!("must be 1 to {max_ttl}"),
+            ));
+        }
+        if self.keys.retain_retired_secs < u64::from(max_ttl) {
+            return Err(ConfigError::new(
+                "keys.retain_retired_secs",
+                format!("must be at least {max_ttl}, the longest an access token can live"),
             ));
         }
         if self.keys.refresh_interval_secs == 0 {

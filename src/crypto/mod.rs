@@ -3,6 +3,7 @@
 mod jws;
 mod random;
 mod seal;
+mod secret;
 mod signing_key;
 
 use std::fmt;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 pub use self::jws::sign_jwt;
 pub use self::random::{random_bytes, random_token};
 pub use self::seal::{KeyEncryptionKey, SealError};
+pub use self::secret::PlainSecret;
 pub use self::signing_key::{SigningKey, SigningKeyError};
 
 /// A JWS signing algorithm the key ring can hold (RFC 7518 §3.1, RFC 8037 §3.1).
@@ -64,6 +66,11 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());
     out
+}
+
+/// SHA-256 of `data` in lower-case hex: how secrets appear in ephemeral-store keys.
+pub fn sha256_hex(data: &[u8]) -> String {
+    sha256(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares two byte strings in constant time (for secrets, digests and PKCE verifiers).

@@ -5,15 +5,31 @@ mod health;
 mod jwks;
 mod metrics;
 mod middleware;
+mod oauth;
 
 use actix_web::web;
 
 pub use self::middleware::{observe_request, set_request_id_header};
+
+/// The paths of the protocol endpoints, also used to build their absolute URLs.
+pub mod paths {
+    pub const TOKEN: &str = "/oauth2/token";
+    pub const INTROSPECT: &str = "/oauth2/introspect";
+    pub const REVOKE: &str = "/oauth2/revoke";
+    pub const JWKS: &str = "/.well-known/jwks.json";
+    pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
+    pub const OPENID_METADATA: &str = "/.well-known/openid-configuration";
+}
 
 /// Every route of the service, in one table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::get_healthz))
         .route("/readyz", web::get().to(health::get_readyz))
         .route("/metrics", web::get().to(metrics::get_metrics))
-        .route("/.well-known/jwks.json", web::get().to(jwks::get_jwks));
+        .route(paths::JWKS, web::get().to(jwks::get_jwks))
+        .route(paths::OAUTH_METADATA, web::get().to(oauth::get_discovery))
+        .route(paths::OPENID_METADATA, web::get().to(oauth::get_discovery))
+        .route(paths::TOKEN, web::post().to(oauth::post_token))
+        .route(paths::INTROSPECT, web::post().to(oauth::post_introspect))
+        .route(paths::REVOKE, web::post().to(oauth::post_revoke));
 }

@@ -3,6 +3,7 @@
 //! `database.url`.
 
 mod audit;
+mod clients;
 mod error;
 mod postgres;
 mod signing_keys;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
+pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
@@ -21,7 +23,7 @@ use crate::config::{DatabaseSettings, DatabaseUrl};
 
 /// Everything the service needs from its database.
 #[async_trait]
-pub trait Database: SigningKeyStore + AuditStore + std::fmt::Debug {
+pub trait Database: ClientStore + SigningKeyStore + AuditStore + std::fmt::Debug {
     /// Applies pending migrations (embedded in the binary); returns how many ran.
     async fn migrate(&self) -> Result<usize, StoreError>;
     /// Checks that the database answers (for `/readyz`).

@@ -2,6 +2,7 @@
 //! a client-side timeout, so neither a slow query nor a dead connection holds a request.
 
 mod audit;
+mod clients;
 mod signing_keys;
 
 use std::str::FromStr;

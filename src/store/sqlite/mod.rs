@@ -2,6 +2,7 @@
 //! the conversions live in this module's row types.
 
 mod audit;
+mod clients;
 mod signing_keys;
 
 use std::str::FromStr;

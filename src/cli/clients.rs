@@ -1,0 +1,230 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+
+use super::Output;
+use crate::admin::clients::{self, NewClient};
+use crate::clock::{Clock as _, SystemClock};
+use crate::config::Settings;
+use crate::domain::Client;
+use crate::store;
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its id and, once, its secret.
+    Create(CreateArgs),
+    /// List registered clients.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show one client.
+    Show {
+        id: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Delete a client and everything issued to it.
+    Delete { id: String },
+    /// Issue a new secret; the previous one stays valid for --overlap seconds.
+    RotateSecret {
+        id: String,
+        /// How long the previous secret stays valid (0 ends it now, e.g. after a leak).
+        #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+        overlap: u64,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: String,
+    /// A fixed client id (default: a random one).
+    #[arg(long)]
+    id: Option<String>,
+    /// A public client (no secret; authenticates with `none`).
+    #[arg(long)]
+    public: bool,
+    #[arg(long = "grant-type", value_name = "G")]
+    grant_types: Vec<String>,
+    #[arg(long = "scope", value_name = "S")]
+    scopes: Vec<String>,
+    #[arg(long = "redirect-uri", value_name = "URI")]
+    redirect_uris: Vec<String>,
+    /// A resource the client may address (RFC 8707); the first is its tokens' default `aud`.
+    #[arg(long = "audience", value_name = "AUD")]
+    audiences: Vec<String>,
+    /// client_secret_basic (default), client_secret_post, private_key_jwt or none.
+    #[arg(long = "auth-method", value_name = "M")]
+    auth_method: Option<String>,
+    #[arg(long = "access-token-ttl", value_name = "SECONDS")]
+    access_token_ttl: Option<u32>,
+    /// The client's public keys for private_key_jwt: a file holding a JWK Set.
+    #[arg(long, value_name = "FILE")]
+    jwks: Option<PathBuf>,
+    /// Its users are not asked for consent.
+    #[arg(long)]
+    first_party: bool,
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+pub async fn run(settings: Settings, command: ClientsCommand) -> anyhow::Result<()> {
+    let db = store::connect(&settings.database).await?;
+    let now = SystemClock.now();
+    match command {
+        ClientsCommand::Create(args) => {
+            let output = args.output;
+            let created =
+                clients::create_client(db.as_ref(), args.into_request()?, "cli", now).await?;
+            let secret = created.secret.as_ref().map(|s| s.expose().to_owned());
+            match output {
+                Output::Json => {
+                    let mut record = client_json(&created.client);
+                    record["client_secret"] = json!(secret);
+                    println!("{}", serde_json::to_string_pretty(&record)?);
+                }
+                Output::Text => {
+                    println!("client_id: {}", created.client.id);
+                    if let Some(secret) = secret {
+                        println!("client_secret: {secret}");
+                        eprintln!("The secret is shown only this once: store it now.");
+                    }
+                }
+            }
+        }
+        ClientsCommand::List { output } => {
+            let all = clients::list_clients(db.as_ref()).await?;
+            match output {
+                Output::Json => {
+                    let records: Vec<_> = all.iter().map(client_json).collect();
+                    println!("{}", serde_json::to_string_pretty(&records)?);
+                }
+                Output::Text => {
+                    println!(
+                        "{:<40}  {:<12}  {:<19}  NAME",
+                        "CLIENT_ID", "TYPE", "AUTH_METHOD"
+                    );
+                    for c in &all {
+                        println!(
+                            "{:<40}  {:<12}  {:<19}  {}",
+                            c.id, c.client_type, c.auth_method, c.name
+                        );
+                    }
+                }
+            }
+        }
+        ClientsCommand::Show { id, output } => {
+            let client = clients::find_client(db.as_ref(), &id).await?;
+            match output {
+                Output::Json => {
+                    println!("{}", serde_json::to_string_pretty(&client_json(&client))?)
+                }
+                Output::Text => print_client(&client),
+            }
+        }
+        ClientsCommand::Delete { id } => {
+            clients::delete_client(db.as_ref(), &id, "cli", now).await?;
+            eprintln!("deleted client {id}");
+        }
+        ClientsCommand::RotateSecret {
+            id,
+            overlap,
+            output,
+        } => {
+            let rotated = clients::rotate_client_secret(
+                db.as_ref(),
+                &id,
+                Duration::from_secs(overlap),
+                "cli",
+                now,
+            )
+            .await?;
+            let until = rotated.previous_expire_at.format(&Rfc3339)?;
+            match output {
+                Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({
+                        "client_id": id,
+                        "client_secret": rotated.secret.expose(),
+                        "previous_secrets_expire_at": until,
+                    }))?
+                ),
+                Output::Text => {
+                    println!("client_id: {id}");
+                    println!("client_secret: {}", rotated.secret.expose());
+                    eprintln!("The previous secret stays valid until {until}.");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+impl CreateArgs {
+    fn into_request(self) -> anyhow::Result<NewClient> {
+        let jwks = match &self.jwks {
+            Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
+            None => None,
+        };
+        Ok(NewClient {
+            client_id: self.id,
+            name: self.name,
+            public: self.public,
+            grant_types: self.grant_types,
+            scopes: self.scopes,
+            redirect_uris: self.redirect_uris,
+            audiences: self.audiences,
+            token_endpoint_auth_method: self.auth_method,
+            access_token_ttl_secs: self.access_token_ttl,
+            jwks,
+            first_party: self.first_party,
+        })
+    }
+}
+
+fn client_json(client: &Client) -> serde_json::Value {
+    serde_json::to_value(client).unwrap_or_default()
+}
+
+fn print_client(client: &Client) {
+    let list = |items: Vec<&str>| {
+        if items.is_empty() {
+            "-".to_owned()
+        } else {
+            items.join(" ")
+        }
+    };
+    println!("client_id:                  {}", client.id);
+    println!("name:                       {}", client.name);
+    println!("client_type:                {}", client.client_type);
+    println!("token_endpoint_auth_method: {}", client.auth_method);
+    println!(
+        "grant_types:                {}",
+        list(client.grant_types.iter().map(|g| g.as_str()).collect())
+    );
+    println!(
+        "scopes:                     {}",
+        list(client.scopes.iter().map(|s| s.as_str()).collect())
+    );
+    println!(
+        "redirect_uris:              {}",
+        list(client.redirect_uris.iter().map(|u| u.as_str()).collect())
+    );
+    println!(
+        "audiences:                  {}",
+        list(client.audiences.iter().map(|a| a.as_str()).collect())
+    );
+    println!(
+        "access_token_ttl_secs:      {}",
+        client
+            .access_token_ttl_secs
+            .map_or("default".to_owned(), |t| t.to_string())
+    );
+    println!("first_party:                {}", client.first_party);
+}

@@ -1,0 +1,9 @@
+//! Domain values that parse, so code past the edge never sees an unchecked string.
+
+mod client;
+mod scope;
+
+pub use self::client::{
+    Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
+};
+pub use self::scope::{Scope, ScopeSet};

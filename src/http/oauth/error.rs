@@ -1,0 +1,39 @@
+//! How a protocol error becomes a response (RFC 6749 §5.2): a JSON body with `error` and
+//! `error_description`, never cached.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::oauth::{ErrorCode, OAuthError};
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self.code {
+            ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
+                tracing::error!(error.cause_chain = ?self, "request failed");
+            }
+            _ => tracing::info!(error = %self, "request refused"),
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"));
+        if self.code == ErrorCode::InvalidClient && self.basic_auth_attempted {
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="gatehouse""#));
+        }
+        if self.code == ErrorCode::TemporarilyUnavailable {
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
+        let mut body = json!({"error": self.code.as_str()});
+        if let Some(description) = self.public_description() {
+            body["error_description"] = json!(description);
+        }
+        response.json(body)
+    }
+}

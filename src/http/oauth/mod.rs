@@ -1,0 +1,85 @@
+//! The protocol endpoints: read the form, call one `oauth::` function, answer with `no-store`.
+
+mod error;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt as _;
+use serde::Serialize;
+
+use crate::oauth::{self, FormRequest, MAX_FORM_BYTES, OAuthError};
+use crate::state::AppState;
+
+/// `POST /oauth2/token` (RFC 6749 §3.2).
+pub async fn post_token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
+    let form = read_form(&req, body).await?;
+    let response = oauth::token::exchange(&state, &form, state.clock.now()).await?;
+    Ok(no_store_json(&response))
+}
+
+/// `POST /oauth2/introspect` (RFC 7662 §2).
+pub async fn post_introspect(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
+    let form = read_form(&req, body).await?;
+    let response = oauth::introspect::introspect(&state, &form, state.clock.now()).await?;
+    Ok(no_store_json(&response))
+}
+
+/// `POST /oauth2/revoke` (RFC 7009 §2).
+pub async fn post_revoke(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
+    let form = read_form(&req, body).await?;
+    oauth::revoke::revoke(&state, &form, state.clock.now()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .finish())
+}
+
+/// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
+pub async fn get_discovery(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
+    let metadata = oauth::discovery::metadata(&state).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(metadata))
+}
+
+fn no_store_json<T: Serialize>(body: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// Reads at most `MAX_FORM_BYTES` of body, so an oversized request is an OAuth error, not a
+/// plain-text 413, and parses it as a protocol form.
+async fn read_form(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<FormRequest, OAuthError> {
+    let header_str = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > MAX_FORM_BYTES {
+            return Err(OAuthError::invalid_request("the request body is too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    FormRequest::parse(
+        header_str(header::CONTENT_TYPE),
+        header_str(header::AUTHORIZATION),
+        &body,
+    )
+}

@@ -1,0 +1,279 @@
+//! Client authentication at the token, introspection and revocation endpoints (RFC 6749 §2.3,
+//! RFC 7523 §2.2 and §3, OIDC Core §9). A client authenticates with exactly the method it
+//! registered; anything else is `invalid_client`.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::{FormRequest, OAuthError};
+use crate::crypto::{PlainSecret, sha256_hex};
+use crate::domain::{AuthMethod, Client, ClientId};
+use crate::ephemeral::EphemeralStore;
+use crate::store::{Database, StoreError};
+
+/// RFC 7523 §2.2.
+pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Algorithms accepted for client assertions: asymmetric only, never `none` or HMAC (a shared
+/// secret would defeat the point of `private_key_jwt`).
+pub const ASSERTION_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::EdDSA,
+];
+
+/// The JOSE names of [`ASSERTION_ALGORITHMS`], for discovery.
+pub fn assertion_algorithm_names() -> Vec<&'static str> {
+    vec![
+        "ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA",
+    ]
+}
+
+/// How far a clock may be off between the client and us.
+const LEEWAY: Duration = Duration::from_secs(30);
+
+/// What the caller needs to authenticate clients.
+pub struct ClientAuthContext<'a> {
+    pub db: &'a dyn Database,
+    pub ephemeral: &'a dyn EphemeralStore,
+    /// Values accepted as a client assertion's `aud`: the issuer and the token endpoint.
+    pub audiences: [&'a str; 2],
+    /// The longest an assertion may live (`exp` this far ahead of `now` at most).
+    pub max_assertion_lifetime: Duration,
+    pub now: OffsetDateTime,
+}
+
+/// Authenticates the client of `form`; the authenticated client, or `invalid_client`
+/// (`invalid_request` when several methods are used at once, RFC 6749 §2.3).
+pub async fn authenticate_client(
+    ctx: &ClientAuthContext<'_>,
+    form: &FormRequest,
+) -> Result<Client, OAuthError> {
+    let tried_basic = form.basic.is_some();
+    let result = authenticate(ctx, form).await;
+    result.map_err(|e| e.with_basic_auth_attempted(tried_basic))
+}
+
+async fn authenticate(
+    ctx: &ClientAuthContext<'_>,
+    form: &FormRequest,
+) -> Result<Client, OAuthError> {
+    let body_secret = form.get("client_secret");
+    let assertion = form.get("client_assertion");
+    let methods = [
+        form.basic.is_some(),
+        body_secret.is_some(),
+        assertion.is_some(),
+    ];
+    if methods.iter().filter(|used| **used).count() > 1 {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
+    }
+    if let Some(basic) = &form.basic {
+        if form
+            .get("client_id")
+            .is_some_and(|id| id != basic.client_id)
+        {
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the credentials",
+            ));
+        }
+        let client = registered(ctx, &basic.client_id, AuthMethod::ClientSecretBasic).await?;
+        return verify_secret(ctx, client, &basic.secret).await;
+    }
+    if let Some(secret) = body_secret {
+        let id = form.get("client_id").ok_or_else(unknown_client)?;
+        let client = registered(ctx, id, AuthMethod::ClientSecretPost).await?;
+        return verify_secret(ctx, client, &PlainSecret::from_presented(secret.to_owned())).await;
+    }
+    if let Some(assertion) = assertion {
+        if form.get("client_assertion_type") != Some(JWT_BEARER_ASSERTION) {
+            return Err(OAuthError::invalid_client(
+                "unsupported client_assertion_type",
+            ));
+        }
+        return verify_assertion(ctx, form.get("client_id"), assertion).await;
+    }
+    match form.get("client_id") {
+        Some(id) => registered(ctx, id, AuthMethod::None).await,
+        None => Err(OAuthError::invalid_client(
+            "client authentication is required",
+        )),
+    }
+}
+
+fn unknown_client() -> OAuthError {
+    OAuthError::invalid_client("client authentication failed")
+}
+
+/// The client `id`, if it exists and registered `method`. One answer for every failure, so a
+/// caller cannot probe which client ids exist.
+async fn registered(
+    ctx: &ClientAuthContext<'_>,
+    id: &str,
+    method: AuthMethod,
+) -> Result<Client, OAuthError> {
+    let id = ClientId::parse(id).map_err(|_| unknown_client())?;
+    let client = match ctx.db.find_client(&id).await {
+        Ok(client) => client,
+        Err(StoreError::NotFound) => return Err(unknown_client()),
+        Err(other) => return Err(OAuthError::server_error(other)),
+    };
+    if client.auth_method != method {
+        return Err(unknown_client());
+    }
+    Ok(client)
+}
+
+async fn verify_secret(
+    ctx: &ClientAuthContext<'_>,
+    client: Client,
+    secret: &PlainSecret,
+) -> Result<Client, OAuthError> {
+    let secrets = ctx
+        .db
+        .live_client_secrets(&client.id, ctx.now)
+        .await
+        .map_err(OAuthError::server_error)?;
+    if secret.matches_any(secrets.iter().map(|s| &s.digest)) {
+        Ok(client)
+    } else {
+        Err(unknown_client())
+    }
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    aud: Audience,
+    exp: i64,
+    #[serde(default)]
+    nbf: Option<i64>,
+    #[serde(default)]
+    iat: Option<i64>,
+    jti: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains_any(&self, accepted: &[&str]) -> bool {
+        match self {
+            Self::One(aud) => accepted.contains(&aud.as_str()),
+            Self::Many(auds) => auds.iter().any(|aud| accepted.contains(&aud.as_str())),
+        }
+    }
+}
+
+/// RFC 7523 §3: signature by one of the client's registered keys, `iss` = `sub` = client id,
+/// `aud` naming us, a short `exp`, and a `jti` never seen before.
+async fn verify_assertion(
+    ctx: &ClientAuthContext<'_>,
+    client_id: Option<&str>,
+    assertion: &str,
+) -> Result<Client, OAuthError> {
+    let rejected = |why: &'static str| OAuthError::invalid_client(why);
+    let header =
+        decode_header(assertion).map_err(|_| rejected("the client assertion is not a JWT"))?;
+    if !ASSERTION_ALGORITHMS.contains(&header.alg) {
+        return Err(rejected("the client assertion's algorithm is not accepted"));
+    }
+    // The claims are read before the signature is checked only to find the client's keys.
+    let unverified =
+        unverified_claims(assertion).ok_or_else(|| rejected("malformed client assertion"))?;
+    if client_id.is_some_and(|id| id != unverified.sub) {
+        return Err(OAuthError::invalid_request(
+            "client_id does not match the assertion",
+        ));
+    }
+    let client = registered(ctx, &unverified.sub, AuthMethod::PrivateKeyJwt).await?;
+    let claims = verify_with_client_keys(&client, assertion, header.alg, header.kid.as_deref())
+        .ok_or_else(|| rejected("the client assertion's signature does not verify"))?;
+    if claims.iss != client.id.as_str() || claims.sub != client.id.as_str() {
+        return Err(rejected(
+            "the client assertion's iss and sub must be the client id",
+        ));
+    }
+    if !claims.aud.contains_any(&ctx.audiences) {
+        return Err(rejected(
+            "the client assertion's aud must be the issuer or the token endpoint",
+        ));
+    }
+    let now = ctx.now.unix_timestamp();
+    let leeway = LEEWAY.as_secs() as i64;
+    if claims.exp + leeway <= now {
+        return Err(rejected("the client assertion has expired"));
+    }
+    if claims.exp > now + ctx.max_assertion_lifetime.as_secs() as i64 + leeway {
+        return Err(rejected("the client assertion lives too long"));
+    }
+    if claims.nbf.is_some_and(|nbf| nbf > now + leeway)
+        || claims.iat.is_some_and(|iat| iat > now + leeway)
+    {
+        return Err(rejected("the client assertion is not valid yet"));
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 256 {
+        return Err(rejected("the client assertion needs a jti"));
+    }
+    let replay_key = format!(
+        "assertion:{}:{}",
+        client.id,
+        sha256_hex(claims.jti.as_bytes())
+    );
+    let remaining = Duration::from_secs((claims.exp + leeway - now).max(1) as u64);
+    let first_use = ctx
+        .ephemeral
+        .put_if_absent(&replay_key, b"1", remaining)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?;
+    if !first_use {
+        return Err(rejected("the client assertion was already used"));
+    }
+    Ok(client)
+}
+
+fn unverified_claims(assertion: &str) -> Option<AssertionClaims> {
+    use base64::Engine as _;
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Tries the client's keys that fit the header (by `kid` when given).
+fn verify_with_client_keys(
+    client: &Client,
+    assertion: &str,
+    alg: Algorithm,
+    kid: Option<&str>,
+) -> Option<AssertionClaims> {
+    let keys = client.jwks.as_ref()?.get("keys")?.as_array()?;
+    let mut validation = Validation::new(alg);
+    // Time and audience are checked by hand against the injected clock.
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    keys.iter()
+        .filter_map(|key| serde_json::from_value::<Jwk>(key.clone()).ok())
+        .filter(|jwk| kid.is_none() || jwk.common.key_id.as_deref() == kid)
+        .filter_map(|jwk| DecodingKey::from_jwk(&jwk).ok())
+        .find_map(|key| decode::<AssertionClaims>(assertion, &key, &validation).ok())
+        .map(|data| data.claims)
+}

@@ -1,0 +1,217 @@
+//! Protocol errors with the RFC's own codes (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009 §2.2.1,
+//! RFC 8707 §2, OIDC Core §3.1.2.6). The cause is kept for the logs only.
+
+use std::borrow::Cow;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    AccessDenied,
+    UnsupportedResponseType,
+    ServerError,
+    TemporarilyUnavailable,
+    InvalidToken,
+    InsufficientScope,
+    UnsupportedTokenType,
+    LoginRequired,
+    ConsentRequired,
+    InteractionRequired,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+        }
+    }
+
+    /// The HTTP status the RFCs give each code.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+pub struct OAuthError {
+    pub code: ErrorCode,
+    description: Option<Cow<'static, str>>,
+    /// Set when the client tried HTTP Basic: the 401 then carries `WWW-Authenticate: Basic`
+    /// (RFC 6749 §5.2).
+    pub basic_auth_attempted: bool,
+    source: Option<anyhow::Error>,
+}
+
+macro_rules! constructors {
+    ($($name:ident => $code:ident),* $(,)?) => {
+        $(
+            pub fn $name(description: impl Into<Cow<'static, str>>) -> Self {
+                Self::new(ErrorCode::$code, Some(description.into()))
+            }
+        )*
+    };
+}
+
+impl OAuthError {
+    pub fn new(code: ErrorCode, description: Option<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description,
+            basic_auth_attempted: false,
+            source: None,
+        }
+    }
+
+    constructors!(
+        invalid_request => InvalidRequest,
+        invalid_client => InvalidClient,
+        invalid_grant => InvalidGrant,
+        unauthorized_client => UnauthorizedClient,
+        unsupported_grant_type => UnsupportedGrantType,
+        invalid_scope => InvalidScope,
+        invalid_target => InvalidTarget,
+        unsupported_token_type => UnsupportedTokenType,
+    );
+
+    /// An unexpected failure: the caller sees only `server_error`; the cause goes to the log.
+    pub fn server_error(source: impl Into<anyhow::Error>) -> Self {
+        Self::new(ErrorCode::ServerError, None).with_source(source)
+    }
+
+    /// A backend needed for a safe answer is down: fail closed, ask to retry.
+    pub fn temporarily_unavailable(source: impl Into<anyhow::Error>) -> Self {
+        Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            Some("the service is temporarily unavailable; retry shortly".into()),
+        )
+        .with_source(source)
+    }
+
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    pub fn with_basic_auth_attempted(mut self, attempted: bool) -> Self {
+        self.basic_auth_attempted = attempted;
+        self
+    }
+
+    /// What the client may read. A server error never shows its description.
+    pub fn public_description(&self) -> Option<&str> {
+        match self.code {
+            ErrorCode::ServerError => None,
+            _ => self.description.as_deref(),
+        }
+    }
+
+    pub fn source_error(&self) -> Option<&anyhow::Error> {
+        self.source.as_ref()
+    }
+}
+
+impl fmt::Debug for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code.as_str())?;
+        if let Some(description) = &self.description {
+            write!(f, ": {description}")?;
+        }
+        if let Some(source) = &self.source {
+            write!(f, "\ncaused by: {source:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code.as_str())?;
+        if let Some(description) = self.public_description() {
+            write!(f, ": {description}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OAuthError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_rfc_string_and_status() {
+        let expected = [
+            (ErrorCode::InvalidRequest, "invalid_request", 400),
+            (ErrorCode::InvalidClient, "invalid_client", 401),
+            (ErrorCode::InvalidGrant, "invalid_grant", 400),
+            (ErrorCode::UnauthorizedClient, "unauthorized_client", 400),
+            (
+                ErrorCode::UnsupportedGrantType,
+                "unsupported_grant_type",
+                400,
+            ),
+            (ErrorCode::InvalidScope, "invalid_scope", 400),
+            (ErrorCode::InvalidTarget, "invalid_target", 400),
+            (ErrorCode::AccessDenied, "access_denied", 400),
+            (
+                ErrorCode::UnsupportedResponseType,
+                "unsupported_response_type",
+                400,
+            ),
+            (ErrorCode::ServerError, "server_error", 500),
+            (
+                ErrorCode::TemporarilyUnavailable,
+                "temporarily_unavailable",
+                503,
+            ),
+            (ErrorCode::InvalidToken, "invalid_token", 401),
+            (ErrorCode::InsufficientScope, "insufficient_scope", 403),
+            (
+                ErrorCode::UnsupportedTokenType,
+                "unsupported_token_type",
+                400,
+            ),
+            (ErrorCode::LoginRequired, "login_required", 400),
+            (ErrorCode::ConsentRequired, "consent_required", 400),
+            (ErrorCode::InteractionRequired, "interaction_required", 400),
+        ];
+        for (code, text, status) in expected {
+            assert_eq!((code.as_str(), code.status()), (text, status));
+        }
+    }
+
+    #[test]
+    fn a_server_error_hides_its_cause() {
+        let error = OAuthError::server_error(anyhow::anyhow!("db password wrong"));
+        assert_eq!(error.public_description(), None);
+        assert_eq!(error.to_string(), "server_error");
+    }
+}

@@ -1,0 +1,3 @@
+//! One handler per grant type, named after its `grant_type` value.
+
+pub mod client_credentials;

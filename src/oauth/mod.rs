@@ -1,0 +1,35 @@
+//! The protocol: pure decisions over typed requests. No actix types and no SQL here; every
+//! decision takes `now`.
+
+pub mod client_auth;
+pub mod discovery;
+mod error;
+pub mod grants;
+pub mod introspect;
+mod request;
+pub mod revoke;
+pub mod token;
+pub mod tokens;
+
+pub use self::error::{ErrorCode, OAuthError};
+pub use self::request::{BasicCredentials, FormRequest, MAX_FORM_BYTES};
+
+use time::OffsetDateTime;
+
+use self::client_auth::ClientAuthContext;
+use crate::state::AppState;
+
+impl AppState {
+    /// What client authentication needs from the state, at `now`.
+    pub fn client_auth(&self, now: OffsetDateTime) -> ClientAuthContext<'_> {
+        ClientAuthContext {
+            db: self.db.as_ref(),
+            ephemeral: self.ephemeral.as_ref(),
+            audiences: [self.issuer.as_str(), &self.endpoints.token],
+            max_assertion_lifetime: std::time::Duration::from_secs(
+                self.settings.tokens.client_assertion_max_lifetime_secs,
+            ),
+            now,
+        }
+    }
+}
