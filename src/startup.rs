@@ -105,6 +105,11 @@ impl Application {
         self.state.issuer.as_str()
     }
 
+    /// The state the handlers share (tests and embedders reach the stores through it).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
     /// Serves until SIGTERM or Ctrl-C; in-flight requests finish within
     /// `server.shutdown_timeout_secs`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
