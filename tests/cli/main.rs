@@ -8,6 +8,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod clients;
 mod config_errors;
 mod embedded;
 

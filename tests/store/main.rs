@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod clients;
 mod durable;
 mod ephemeral;
 mod keyring;
