@@ -1,11 +1,14 @@
 //! The protocol: pure decisions over typed requests. No actix types and no SQL here; every
 //! decision takes `now`.
 
+pub mod authorize;
 pub mod client_auth;
 pub mod discovery;
 mod error;
 pub mod grants;
 pub mod introspect;
+pub mod pkce;
+pub mod redirect_uri;
 mod request;
 pub mod revoke;
 pub mod token;

@@ -53,20 +53,20 @@ impl FormRequest {
         if body.len() > MAX_FORM_BYTES {
             return Err(OAuthError::invalid_request("the request body is too large"));
         }
-        let mut params: Vec<(String, String)> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(body) {
-            if value.is_empty() {
-                continue;
-            }
-            if !REPEATABLE.contains(&name.as_ref()) && params.iter().any(|(n, _)| *n == name) {
-                return Err(OAuthError::invalid_request(format!(
-                    "the parameter `{name}` is repeated"
-                ))
-                .with_basic_auth_attempted(basic.is_some()));
-            }
-            params.push((name.into_owned(), value.into_owned()));
-        }
+        let params =
+            parse_params(body).map_err(|e| e.with_basic_auth_attempted(basic.is_some()))?;
         Ok(Self { params, basic })
+    }
+
+    /// Parses the query string of a GET request (the authorization endpoint).
+    pub fn from_query(query: &str) -> Result<Self, OAuthError> {
+        if query.len() > MAX_FORM_BYTES {
+            return Err(OAuthError::invalid_request("the query is too large"));
+        }
+        Ok(Self {
+            params: parse_params(query.as_bytes())?,
+            basic: None,
+        })
     }
 
     /// The value of a parameter that appears at most once.
@@ -92,6 +92,24 @@ impl FormRequest {
                 .with_basic_auth_attempted(self.basic.is_some())
         })
     }
+}
+
+/// Decodes `application/x-www-form-urlencoded` pairs: empty values count as omitted
+/// (RFC 6749 §3.1) and a repeated parameter is an error (§3.1, §3.2).
+fn parse_params(encoded: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (name, value) in url::form_urlencoded::parse(encoded) {
+        if value.is_empty() {
+            continue;
+        }
+        if !REPEATABLE.contains(&name.as_ref()) && params.iter().any(|(n, _)| *n == name) {
+            return Err(OAuthError::invalid_request(format!(
+                "the parameter `{name}` is repeated"
+            )));
+        }
+        params.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(params)
 }
 
 /// `Authorization: Basic base64(urlencode(id) ":" urlencode(secret))`. Other schemes are not
