@@ -15,13 +15,13 @@ pub async fn introspect(
     form: &FormRequest,
     now: OffsetDateTime,
 ) -> Result<Value, OAuthError> {
-    let token = form.require("token")?;
     let client = authenticate_client(&state.client_auth(now), form).await?;
     if client.auth_method == AuthMethod::None {
         return Err(OAuthError::invalid_client(
             "introspection needs a client that authenticates",
         ));
     }
+    let token = form.require("token")?;
     let inactive = json!({"active": false});
     let claims = match verify_access_token(&state.keys, state.issuer.as_str(), token, now) {
         Ok(claims) => claims,

@@ -17,8 +17,8 @@ pub async fn revoke(
     form: &FormRequest,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    let token = form.require("token")?;
     let client = authenticate_client(&state.client_auth(now), form).await?;
+    let token = form.require("token")?;
     let _hint = form
         .get("token_type_hint")
         .filter(|h| *h == ACCESS_TOKEN_HINT);

@@ -2,10 +2,14 @@
 
 use std::sync::Arc;
 
-use gatehouse::clock::FixedClock;
+use actix_web::web;
+use gatehouse::admin::clients::{NewClient, create_client};
+use gatehouse::clock::{Clock, FixedClock};
 use gatehouse::config::{BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, Settings};
 use gatehouse::crypto::random_bytes;
 use gatehouse::startup::Application;
+use gatehouse::state::AppState;
+use serde_json::Value;
 
 use crate::common;
 
@@ -20,9 +24,44 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// The issuer the instance announces, e.g. `http://127.0.0.1:PORT`.
+    pub issuer: String,
     pub client: reqwest::Client,
     pub settings: Settings,
-    _dir: tempfile::TempDir,
+    /// The instance's time; tests move it forward instead of sleeping.
+    pub clock: Arc<FixedClock>,
+    pub state: web::Data<AppState>,
+    _dir: Arc<tempfile::TempDir>,
+}
+
+/// A client just registered, with its secret when it has one.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub id: String,
+    pub secret: Option<String>,
+}
+
+impl RegisteredClient {
+    /// `(id, secret)` for HTTP Basic.
+    pub fn basic(&self) -> Option<(&str, &str)> {
+        Some((
+            &self.id,
+            self.secret.as_deref().expect("a client with a secret"),
+        ))
+    }
+}
+
+/// A confidential `client_secret_basic` client with two scopes and two audiences.
+pub fn confidential_client() -> NewClient {
+    NewClient {
+        name: "billing".into(),
+        scopes: vec!["orders:read".into(), "orders:write".into()],
+        audiences: vec![
+            "https://api.example.com".into(),
+            "https://reports.example.com".into(),
+        ],
+        ..NewClient::default()
+    }
 }
 
 impl TestApp {
@@ -33,6 +72,112 @@ impl TestApp {
             .await
             .expect("request failed")
     }
+
+    /// The instance's "now", in unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// Registers a client the way the admin API does.
+    pub async fn register_client(&self, request: NewClient) -> RegisteredClient {
+        let created = create_client(self.state.db.as_ref(), request, "test", self.clock.now())
+            .await
+            .expect("the client registers");
+        RegisteredClient {
+            id: created.client.id.to_string(),
+            secret: created.secret.map(|s| s.expose().to_owned()),
+        }
+    }
+
+    /// POSTs `form` as `application/x-www-form-urlencoded`, with HTTP Basic when given.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.address))
+            .form(form);
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        request.send().await.expect("request failed")
+    }
+
+    pub async fn post_token(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        self.post_form("/oauth2/token", form, basic).await
+    }
+
+    pub async fn post_introspect(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        self.post_form("/oauth2/introspect", form, basic).await
+    }
+
+    pub async fn post_revoke(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
+        self.post_form("/oauth2/revoke", form, basic).await
+    }
+
+    /// A client_credentials access token for a `client_secret_basic` client.
+    pub async fn token_for(&self, client: &RegisteredClient) -> String {
+        let response = self
+            .post_token(&[("grant_type", "client_credentials")], client.basic())
+            .await;
+        assert_eq!(response.status(), 200, "the token request succeeds");
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// What introspection says about `token`, asked by `caller` over HTTP Basic.
+    pub async fn introspect(&self, token: &str, caller: &RegisteredClient) -> Value {
+        let response = self
+            .post_introspect(&[("token", token)], caller.basic())
+            .await;
+        assert_eq!(response.status(), 200, "introspection answers");
+        response.json().await.unwrap()
+    }
+
+    pub async fn jwks(&self) -> Value {
+        self.get("/.well-known/jwks.json")
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Another instance on the same database, Redis prefix and keys, sharing this one's clock.
+    pub async fn spawn_sibling(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        start(settings, Arc::clone(&self.clock), Arc::clone(&self._dir)).await
+    }
+}
+
+/// Asserts an RFC 6749 §5.2 error response: status, `error` code, and the no-cache headers.
+pub async fn assert_oauth_error(response: reqwest::Response, status: u16, error: &str) -> Value {
+    assert_eq!(response.status(), status);
+    assert_no_store(&response);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    body
+}
+
+/// RFC 6749 §5.1: `Cache-Control: no-store` and `Pragma: no-cache`.
+pub fn assert_no_store(response: &reqwest::Response) {
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["pragma"], "no-cache");
 }
 
 /// Settings for a test on `backend`, or `None` when that backend is not available here.
@@ -67,21 +212,30 @@ pub async fn spawn_app_with(
     let mut settings = test_settings(backend, &dir).await?;
     configure(&mut settings);
     let clock = Arc::new(FixedClock::starting_now());
+    Some(start(settings, clock, Arc::new(dir)).await)
+}
+
+async fn start(settings: Settings, clock: Arc<FixedClock>, dir: Arc<tempfile::TempDir>) -> TestApp {
     let app = Application::build_with_clock(settings.clone(), clock.clone())
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let issuer = app.issuer().to_owned();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("HTTP client");
-    Some(TestApp {
+    TestApp {
         address,
+        issuer,
         client,
         settings,
+        clock,
+        state,
         _dir: dir,
-    })
+    }
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {

@@ -4,7 +4,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod helpers;
+mod jose;
 
+mod discovery;
 mod health;
+mod introspect;
 mod jwks;
 mod metrics;
+mod revoke;
+mod token;
+mod token_client_credentials;
+mod token_private_key_jwt;

@@ -1,0 +1,104 @@
+//! Authorization server metadata (RFC 8414) and OpenID Provider metadata (OIDC Discovery §3).
+
+use serde_json::Value;
+
+use crate::helpers::{Backend, spawn_app};
+
+const ENDPOINTS: [&str; 4] = [
+    "token_endpoint",
+    "introspection_endpoint",
+    "revocation_endpoint",
+    "jwks_uri",
+];
+
+async fn both_metadata_documents_name_the_same_issuer_and_endpoints(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+
+    let oauth = app.get("/.well-known/oauth-authorization-server").await;
+    let openid = app.get("/.well-known/openid-configuration").await;
+
+    assert_eq!(oauth.status(), 200);
+    assert_eq!(openid.status(), 200);
+    let oauth: Value = oauth.json().await.unwrap();
+    let openid: Value = openid.json().await.unwrap();
+    assert_eq!(oauth["issuer"], app.issuer.as_str());
+    assert_eq!(openid["issuer"], app.issuer.as_str());
+    for endpoint in ENDPOINTS {
+        let url = oauth[endpoint].as_str().expect(endpoint);
+        assert!(url.starts_with(&app.issuer), "{endpoint}: {url}");
+        assert_eq!(openid[endpoint], oauth[endpoint], "{endpoint}");
+    }
+    let token = oauth["token_endpoint"].as_str().unwrap();
+    assert_eq!(token, format!("{}/oauth2/token", app.issuer));
+}
+
+async fn metadata_lists_only_what_is_implemented(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+
+    let metadata: Value = app
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        metadata["grant_types_supported"],
+        serde_json::json!(["client_credentials"])
+    );
+    let methods = strings(&metadata["token_endpoint_auth_methods_supported"]);
+    for method in [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ] {
+        assert!(
+            methods.contains(&method),
+            "{method} missing from {methods:?}"
+        );
+    }
+    let algs = strings(&metadata["token_endpoint_auth_signing_alg_values_supported"]);
+    assert!(!algs.is_empty());
+    for alg in algs {
+        assert!(alg != "none" && !alg.starts_with("HS"), "{alg} is offered");
+    }
+}
+
+async fn metadata_jwks_uri_serves_the_signing_keys(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let metadata: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let jwks_uri = metadata["jwks_uri"].as_str().unwrap();
+    let response = app.client.get(jwks_uri).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let jwks: Value = response.json().await.unwrap();
+    assert_eq!(jwks, app.jwks().await);
+    assert!(!jwks["keys"].as_array().unwrap().is_empty());
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect()
+}
+
+crate::on_every_backend!(
+    both_metadata_documents_name_the_same_issuer_and_endpoints,
+    metadata_lists_only_what_is_implemented,
+    metadata_jwks_uri_serves_the_signing_keys,
+);
