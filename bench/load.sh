@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # client_credentials throughput on the embedded default: a release build serving on loopback,
 # wrk (Debian package `wrk`) at concurrency 32 for 20 s, two threads.
-#   bash bench/load.sh            # uses ./target/release/gatehouse or $GATEHOUSE_BIN
+#   bash bench/load.sh [BINARY]   # default: $CARGO_TARGET_DIR/release/gatehouse
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-target}/release/gatehouse}"
+bin="$(realpath "${1:-${CARGO_TARGET_DIR:-target}/release/gatehouse}")"
 [ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
 command -v wrk >/dev/null || { echo "install wrk: apt-get install -y wrk" >&2; exit 1; }
 work=$(mktemp -d)

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Time from `gatehouse serve` to the first 200 on /readyz on the embedded default with its keys
 # already present (median of 20 starts), the idle resident memory, and the binary's size.
+#   bash bench/startup.sh [BINARY]   # default: $CARGO_TARGET_DIR/release/gatehouse
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin="$(realpath "${GATEHOUSE_BIN:-${CARGO_TARGET_DIR:-target}/release/gatehouse}")"
+bin="$(realpath "${1:-${CARGO_TARGET_DIR:-target}/release/gatehouse}")"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 export GATEHOUSE_SERVER__BIND=127.0.0.1:18081 GATEHOUSE_LOG__LEVEL=warn
-"$bin" migrate >/dev/null 2>&1
-"$bin" keys list >/dev/null 2>&1   # creates the key-encryption key
+"$bin" migrate >/dev/null
+"$bin" keys list >/dev/null   # creates the key-encryption key
 # first start creates the signing keys; later starts reuse them
 python3 - "$bin" <<'PY'
 import statistics, subprocess, sys, time, urllib.request
