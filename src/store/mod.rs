@@ -5,6 +5,7 @@
 mod audit;
 mod clients;
 mod error;
+mod grants;
 mod postgres;
 mod signing_keys;
 mod sqlite;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
 pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
+pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
 pub use self::sqlite::SqliteStore;
@@ -23,7 +25,9 @@ use crate::config::{DatabaseSettings, DatabaseUrl};
 
 /// Everything the service needs from its database.
 #[async_trait]
-pub trait Database: ClientStore + SigningKeyStore + AuditStore + std::fmt::Debug {
+pub trait Database:
+    ClientStore + GrantStore + RefreshTokenStore + SigningKeyStore + AuditStore + std::fmt::Debug
+{
     /// Applies pending migrations (embedded in the binary); returns how many ran.
     async fn migrate(&self) -> Result<usize, StoreError>;
     /// Checks that the database answers (for `/readyz`).

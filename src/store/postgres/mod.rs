@@ -3,6 +3,7 @@
 
 mod audit;
 mod clients;
+mod grants;
 mod signing_keys;
 
 use std::str::FromStr;
