@@ -13,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::crypto::{PasswordError, PasswordHasher};
 use crate::ephemeral::{self, EphemeralError};
 use crate::http;
 use crate::keyring::{KeyRing, KeyRingError};
@@ -33,6 +34,8 @@ pub enum StartupError {
     Ephemeral(#[source] EphemeralError),
     #[error("cannot open the key ring: {0}")]
     Keys(#[source] KeyRingError),
+    #[error("cannot set up password hashing: {0}")]
+    Passwords(#[source] PasswordError),
 }
 
 pub struct Application {
@@ -70,6 +73,8 @@ impl Application {
         keys.maintain(clock.now(), "system")
             .await
             .map_err(StartupError::Keys)?;
+        let passwords =
+            PasswordHasher::new(&settings.passwords).map_err(StartupError::Passwords)?;
         let issuer = settings.issuer_for(address);
         let state = web::Data::new(AppState {
             endpoints: Endpoints::for_issuer(&issuer),
@@ -78,6 +83,7 @@ impl Application {
             db,
             ephemeral,
             keys: Arc::new(keys),
+            passwords,
             clock,
             metrics: Arc::new(Metrics::default()),
         });

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::config::{IssuerUrl, Settings};
+use crate::crypto::PasswordHasher;
 use crate::ephemeral::EphemeralStore;
 use crate::keyring::KeyRing;
 use crate::store::Database;
@@ -16,6 +17,8 @@ pub struct AppState {
     pub db: Arc<dyn Database>,
     pub ephemeral: Arc<dyn EphemeralStore>,
     pub keys: Arc<KeyRing>,
+    /// argon2id behind its bulkhead, for human passwords only.
+    pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
 }
@@ -23,7 +26,10 @@ pub struct AppState {
 /// The absolute URLs of the protocol endpoints, derived once from the issuer.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    pub authorization: String,
     pub token: String,
+    pub userinfo: String,
+    pub end_session: String,
     pub introspection: String,
     pub revocation: String,
     pub jwks: String,
@@ -33,7 +39,10 @@ impl Endpoints {
     pub fn for_issuer(issuer: &IssuerUrl) -> Self {
         let at = |path: &str| format!("{issuer}{path}");
         Self {
+            authorization: at(crate::http::paths::AUTHORIZE),
             token: at(crate::http::paths::TOKEN),
+            userinfo: at(crate::http::paths::USERINFO),
+            end_session: at(crate::http::paths::END_SESSION),
             introspection: at(crate::http::paths::INTROSPECT),
             revocation: at(crate::http::paths::REVOKE),
             jwks: at(crate::http::paths::JWKS),

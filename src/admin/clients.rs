@@ -6,12 +6,12 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AdminError, Problems};
+use super::{AdminError, Problems, audit};
 use crate::crypto::PlainSecret;
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, Scope, ScopeSet,
 };
-use crate::store::{ClientSecretRecord, Database, NewAuditEvent};
+use crate::store::{ClientSecretRecord, Database};
 
 /// The longest access-token lifetime a client may ask for: one day.
 pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
@@ -31,6 +31,8 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
     pub audiences: Vec<String>,
     pub token_endpoint_auth_method: Option<String>,
@@ -69,7 +71,15 @@ pub async fn create_client(
         expires_at: None,
     });
     db.insert_client(&client, record.as_ref()).await?;
-    audit(db, actor, "client.created", &client.id, now).await;
+    audit(
+        db,
+        actor,
+        "client.created",
+        "client",
+        client.id.as_str(),
+        now,
+    )
+    .await;
     Ok(CreatedClient { client, secret })
 }
 
@@ -90,7 +100,7 @@ pub async fn delete_client(
 ) -> Result<(), AdminError> {
     let id = ClientId::parse(id).map_err(|_| AdminError::NotFound)?;
     db.delete_client(&id).await?;
-    audit(db, actor, "client.deleted", &id, now).await;
+    audit(db, actor, "client.deleted", "client", id.as_str(), now).await;
     Ok(())
 }
 
@@ -122,7 +132,15 @@ pub async fn rotate_client_secret(
     let previous_expire_at = now + overlap;
     db.rotate_client_secret(&client.id, &record, previous_expire_at, now)
         .await?;
-    audit(db, actor, "client.secret_rotated", &client.id, now).await;
+    audit(
+        db,
+        actor,
+        "client.secret_rotated",
+        "client",
+        client.id.as_str(),
+        now,
+    )
+    .await;
     Ok(RotatedSecret {
         secret,
         previous_expire_at,
@@ -176,6 +194,12 @@ pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Cl
     let mut redirect_uris =
         problems.check_all("redirect_uris", &request.redirect_uris, RedirectUri::parse);
     dedup_keep_order(&mut redirect_uris);
+    let mut post_logout_redirect_uris = problems.check_all(
+        "post_logout_redirect_uris",
+        &request.post_logout_redirect_uris,
+        RedirectUri::parse,
+    );
+    dedup_keep_order(&mut post_logout_redirect_uris);
     let mut audiences = problems.check_all("audiences", &request.audiences, Audience::parse);
     dedup_keep_order(&mut audiences);
     check_grants(
@@ -218,6 +242,7 @@ pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Cl
         grant_types,
         scopes,
         redirect_uris,
+        post_logout_redirect_uris,
         audiences,
         jwks,
         access_token_ttl_secs: request.access_token_ttl_secs,
@@ -290,20 +315,6 @@ fn dedup_keep_order<T: PartialEq + Clone>(items: &mut Vec<T>) {
         }
         fresh
     });
-}
-
-async fn audit(db: &dyn Database, actor: &str, action: &str, id: &ClientId, now: OffsetDateTime) {
-    let event = NewAuditEvent {
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target_type: "client".to_owned(),
-        target_id: Some(id.to_string()),
-        request_id: None,
-        details: serde_json::Value::Object(serde_json::Map::new()),
-    };
-    if let Err(error) = db.record_audit_event(&event, now).await {
-        tracing::warn!(%error, action, "could not record an audit event");
-    }
 }
 
 #[cfg(test)]

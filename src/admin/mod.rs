@@ -2,8 +2,11 @@
 //! disagree about what a valid record is.
 
 pub mod clients;
+pub mod users;
 
-use crate::store::StoreError;
+use time::OffsetDateTime;
+
+use crate::store::{Database, NewAuditEvent, StoreError};
 
 /// One field that failed validation and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -22,6 +25,20 @@ pub enum AdminError {
     Conflict(String),
     #[error("the store failed")]
     Store(#[source] StoreError),
+    /// A bounded resource (the password-hashing bulkhead) is full; try again shortly.
+    #[error("busy; try again shortly")]
+    Unavailable,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::crypto::PasswordError> for AdminError {
+    fn from(error: crate::crypto::PasswordError) -> Self {
+        match error {
+            crate::crypto::PasswordError::Busy => Self::Unavailable,
+            crate::crypto::PasswordError::Internal(message) => Self::Internal(message),
+        }
+    }
 }
 
 fn describe(errors: &[FieldError]) -> String {
@@ -83,5 +100,27 @@ impl Problems {
         } else {
             Err(AdminError::Invalid(self.0))
         }
+    }
+}
+
+/// Records what an admin did; a failure to record is logged, not fatal to the change.
+pub(crate) async fn audit(
+    db: &dyn Database,
+    actor: &str,
+    action: &str,
+    target_type: &str,
+    target_id: &str,
+    now: OffsetDateTime,
+) {
+    let event = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target_type: target_type.to_owned(),
+        target_id: Some(target_id.to_owned()),
+        request_id: None,
+        details: serde_json::Value::Object(serde_json::Map::new()),
+    };
+    if let Err(error) = db.record_audit_event(&event, now).await {
+        tracing::warn!(%error, action, "could not record an audit event");
     }
 }

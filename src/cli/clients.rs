@@ -56,6 +56,9 @@ pub struct CreateArgs {
     scopes: Vec<String>,
     #[arg(long = "redirect-uri", value_name = "URI")]
     redirect_uris: Vec<String>,
+    /// Where the client may send a browser after logout.
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    post_logout_redirect_uris: Vec<String>,
     /// A resource the client may address (RFC 8707); the first is its tokens' default `aud`.
     #[arg(long = "audience", value_name = "AUD")]
     audiences: Vec<String>,
@@ -179,6 +182,7 @@ impl CreateArgs {
             grant_types: self.grant_types,
             scopes: self.scopes,
             redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
             audiences: self.audiences,
             token_endpoint_auth_method: self.auth_method,
             access_token_ttl_secs: self.access_token_ttl,

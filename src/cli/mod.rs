@@ -1,8 +1,9 @@
-//! The one command line: `gatehouse serve|migrate|clients|keys|healthcheck`.
+//! The one command line: `gatehouse serve|migrate|clients|users|keys|healthcheck`.
 
 mod clients;
 mod healthcheck;
 mod keys;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,11 @@ enum Command {
     Clients {
         #[command(subcommand)]
         command: clients::ClientsCommand,
+    },
+    /// Create and manage the people who sign in.
+    Users {
+        #[command(subcommand)]
+        command: users::UsersCommand,
     },
     /// Inspect and rotate signing keys.
     Keys {
@@ -92,6 +98,7 @@ pub fn main() -> ExitCode {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Clients { command } => clients::run(settings, command).await,
+            Command::Users { command } => users::run(settings, command).await,
             Command::Keys { command } => keys::run(settings, command).await,
             Command::Healthcheck { .. } => Ok(()),
         }

@@ -25,6 +25,8 @@ pub struct Settings {
     pub ephemeral: EphemeralSettings,
     pub keys: KeySettings,
     pub tokens: TokenSettings,
+    pub sessions: SessionSettings,
+    pub passwords: PasswordSettings,
     pub log: LogSettings,
 }
 
@@ -142,6 +144,14 @@ pub struct TokenSettings {
     pub access_token_algorithm: crate::crypto::SigningAlgorithm,
     /// The longest a `private_key_jwt` client assertion may live.
     pub client_assertion_max_lifetime_secs: u64,
+    /// The algorithm ID tokens are signed with (OIDC requires RS256 support).
+    pub id_token_algorithm: crate::crypto::SigningAlgorithm,
+    /// A refresh token unused this long expires.
+    pub refresh_token_idle_secs: u64,
+    /// A family of refresh tokens ends this long after its first token, however it is used.
+    pub refresh_token_absolute_secs: u64,
+    /// How long a rotated refresh token may be presented again to receive the same response.
+    pub refresh_token_grace_secs: u64,
 }
 
 impl Default for TokenSettings {
@@ -150,6 +160,51 @@ impl Default for TokenSettings {
             access_token_ttl_secs: 900,
             access_token_algorithm: crate::crypto::SigningAlgorithm::Es256,
             client_assertion_max_lifetime_secs: 300,
+            id_token_algorithm: crate::crypto::SigningAlgorithm::Rs256,
+            refresh_token_idle_secs: 14 * 24 * 3600,
+            refresh_token_absolute_secs: 90 * 24 * 3600,
+            refresh_token_grace_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionSettings {
+    /// How long a browser stays signed in.
+    pub lifetime_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            lifetime_secs: 8 * 3600,
+        }
+    }
+}
+
+/// argon2id for human passwords (RFC 9106; OWASP: m=19456 KiB, t=2, p=1), and the bulkhead
+/// that bounds how many hashes run at once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    /// argon2 computations at once; defaults to the number of cores.
+    pub max_concurrent: Option<usize>,
+    /// How long a login waits for a free slot before it is answered 503.
+    pub queue_timeout_ms: u64,
+}
+
+impl Default for PasswordSettings {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            max_concurrent: None,
+            queue_timeout_ms: 2_000,
         }
     }
 }
@@ -312,6 +367,50 @@ impl Settings {
         if self.keys.refresh_interval_secs == 0 {
             return Err(ConfigError::new(
                 "keys.refresh_interval_secs",
+                "must be at least 1",
+            ));
+        }
+        if !self
+            .keys
+            .algorithms
+            .contains(&self.tokens.id_token_algorithm)
+        {
+            return Err(ConfigError::new(
+                "tokens.id_token_algorithm",
+                "must be one of keys.algorithms, or no key would sign ID tokens",
+            ));
+        }
+        if self.tokens.refresh_token_idle_secs == 0
+            || self.tokens.refresh_token_idle_secs > self.tokens.refresh_token_absolute_secs
+        {
+            return Err(ConfigError::new(
+                "tokens.refresh_token_idle_secs",
+                "must be at least 1 and at most tokens.refresh_token_absolute_secs",
+            ));
+        }
+        if self.tokens.refresh_token_grace_secs > 300 {
+            return Err(ConfigError::new(
+                "tokens.refresh_token_grace_secs",
+                "must be at most 300: a longer window lets a stolen token be replayed unnoticed",
+            ));
+        }
+        if self.sessions.lifetime_secs == 0 {
+            return Err(ConfigError::new(
+                "sessions.lifetime_secs",
+                "must be at least 1",
+            ));
+        }
+        let p = &self.passwords;
+        if argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None).is_err() {
+            return Err(ConfigError::new(
+                "passwords",
+                "memory_kib, iterations and parallelism are not valid argon2 parameters \
+                 (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
+            ));
+        }
+        if p.max_concurrent == Some(0) {
+            return Err(ConfigError::new(
+                "passwords.max_concurrent",
                 "must be at least 1",
             ));
         }

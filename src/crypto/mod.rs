@@ -1,6 +1,7 @@
 //! Cryptography in one place: random values, digests, sealing at rest, signing keys and JWS.
 
 mod jws;
+mod password;
 mod random;
 mod seal;
 mod secret;
@@ -11,6 +12,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use self::jws::sign_jwt;
+pub use self::password::{Password, PasswordError, PasswordHasher, Verification};
 pub use self::random::{random_bytes, random_token};
 pub use self::seal::{KeyEncryptionKey, SealError};
 pub use self::secret::PlainSecret;

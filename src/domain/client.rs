@@ -233,6 +233,8 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     pub scopes: ScopeSet,
     pub redirect_uris: Vec<RedirectUri>,
+    /// Where it may send a browser after logout (RP-Initiated Logout 1.0 §3).
+    pub post_logout_redirect_uris: Vec<RedirectUri>,
     /// The resources it may address; the first is the default audience of its tokens.
     pub audiences: Vec<Audience>,
     /// Its public keys, for `private_key_jwt` (a JWK Set, RFC 7517 §5).

@@ -2,8 +2,10 @@
 
 mod client;
 mod scope;
+mod user;
 
 pub use self::client::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
 };
 pub use self::scope::{Scope, ScopeSet};
+pub use self::user::{Email, User, Username};

@@ -6,6 +6,7 @@ mod jwks;
 mod metrics;
 mod middleware;
 mod oauth;
+mod pages;
 
 use actix_web::web;
 
@@ -13,7 +14,10 @@ pub use self::middleware::{observe_request, set_request_id_header};
 
 /// The paths of the protocol endpoints, also used to build their absolute URLs.
 pub mod paths {
+    pub const AUTHORIZE: &str = "/oauth2/authorize";
     pub const TOKEN: &str = "/oauth2/token";
+    pub const USERINFO: &str = "/oauth2/userinfo";
+    pub const END_SESSION: &str = "/oauth2/logout";
     pub const INTROSPECT: &str = "/oauth2/introspect";
     pub const REVOKE: &str = "/oauth2/revoke";
     pub const JWKS: &str = "/.well-known/jwks.json";
@@ -31,5 +35,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::OPENID_METADATA, web::get().to(oauth::get_discovery))
         .route(paths::TOKEN, web::post().to(oauth::post_token))
         .route(paths::INTROSPECT, web::post().to(oauth::post_introspect))
-        .route(paths::REVOKE, web::post().to(oauth::post_revoke));
+        .route(paths::REVOKE, web::post().to(oauth::post_revoke))
+        .route(paths::USERINFO, web::get().to(oauth::userinfo))
+        .route(paths::USERINFO, web::post().to(oauth::userinfo))
+        .route(paths::AUTHORIZE, web::get().to(pages::get_authorize))
+        .route(paths::AUTHORIZE, web::post().to(pages::post_authorize))
+        .route(paths::END_SESSION, web::get().to(pages::get_end_session))
+        .route(paths::END_SESSION, web::post().to(pages::post_end_session))
+        .route("/interaction/{id}/login", web::post().to(pages::post_login))
+        .route(
+            "/interaction/{id}/consent",
+            web::post().to(pages::post_consent),
+        )
+        .route(
+            "/assets/gatehouse.css",
+            web::get().to(pages::get_stylesheet),
+        );
 }

@@ -16,10 +16,15 @@ pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
         .list_clients()
         .await
         .map_err(OAuthError::server_error)?;
-    let scopes: BTreeSet<&str> = clients
-        .iter()
-        .flat_map(|c| c.scopes.iter().map(|s| s.as_str()))
+    let scopes: BTreeSet<&str> = ["openid", "profile", "email", "offline_access"]
+        .into_iter()
+        .chain(
+            clients
+                .iter()
+                .flat_map(|c| c.scopes.iter().map(|s| s.as_str())),
+        )
         .collect();
+    let id_token_algs = [state.settings.tokens.id_token_algorithm.as_str()];
     let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
     // Introspection needs a client that can authenticate; a public client may still revoke its
     // own tokens (RFC 7009 §5).
@@ -32,12 +37,25 @@ pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
     let e = &state.endpoints;
     Ok(json!({
         "issuer": state.issuer.as_str(),
+        "authorization_endpoint": e.authorization,
         "token_endpoint": e.token,
+        "userinfo_endpoint": e.userinfo,
+        "end_session_endpoint": e.end_session,
         "jwks_uri": e.jwks,
         "introspection_endpoint": e.introspection,
         "revocation_endpoint": e.revocation,
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
+        "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": id_token_algs,
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+            "name", "preferred_username", "updated_at", "email", "email_verified"
+        ],
+        "prompt_values_supported": ["none", "login", "consent"],
         "scopes_supported": scopes,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": signing_algs,

@@ -3,16 +3,21 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod codes;
 pub mod discovery;
 mod error;
 pub mod grants;
+pub mod id_token;
+pub mod interaction;
 pub mod introspect;
+pub mod logout;
 pub mod pkce;
 pub mod redirect_uri;
 mod request;
 pub mod revoke;
 pub mod token;
 pub mod tokens;
+pub mod userinfo;
 
 pub use self::error::{ErrorCode, OAuthError};
 pub use self::request::{BasicCredentials, FormRequest, MAX_FORM_BYTES};

@@ -4,9 +4,13 @@
 use time::OffsetDateTime;
 
 use super::client_auth::authenticate_client;
+use super::tokens::revoke_issued_under;
 use super::tokens::{revoke_access_token, verify_access_token};
 use super::{FormRequest, OAuthError};
+use crate::crypto::sha256;
+use crate::domain::Client;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// Hints this server understands (RFC 7009 §2.1); an unknown hint is ignored, as the RFC asks
 /// the server to search further rather than fail.
@@ -24,7 +28,7 @@ pub async fn revoke(
         .filter(|h| *h == ACCESS_TOKEN_HINT);
     // §2.2: an invalid, expired or unknown token is not an error; there is nothing to revoke.
     let Ok(claims) = verify_access_token(&state.keys, state.issuer.as_str(), token, now) else {
-        return Ok(());
+        return revoke_refresh_token(state, &client, token, now).await;
     };
     if claims.client_id != client.id.as_str() {
         return Err(OAuthError::unauthorized_client(
@@ -35,5 +39,39 @@ pub async fn revoke(
         .await
         .map_err(OAuthError::temporarily_unavailable)?;
     tracing::info!(client_id = %client.id, "access token revoked");
+    Ok(())
+}
+
+/// A refresh token ends its whole grant: the refresh tokens under it and the access tokens
+/// issued from them (RFC 7009 §2.1: "the authorization server SHOULD also invalidate the
+/// access tokens based on the same authorization grant").
+async fn revoke_refresh_token(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<(), OAuthError> {
+    let record = match state.db.find_refresh_token(&sha256(token.as_bytes())).await {
+        Ok(record) => record,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(other) => return Err(OAuthError::server_error(other)),
+    };
+    let grant = match state.db.find_grant(record.grant_id).await {
+        Ok(grant) => grant,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(other) => return Err(OAuthError::server_error(other)),
+    };
+    if grant.client_id != client.id {
+        return Err(OAuthError::unauthorized_client(
+            "a client may revoke only the tokens issued to it",
+        ));
+    }
+    state
+        .db
+        .revoke_grant(grant.id, now)
+        .await
+        .map_err(OAuthError::server_error)?;
+    revoke_issued_under(state, Some(grant.id), None, now).await?;
+    tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token revoked with its grant");
     Ok(())
 }

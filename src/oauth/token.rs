@@ -17,6 +17,10 @@ pub struct TokenResponse {
     pub expires_in: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// Order of checks: a malformed request, then the client, then the grant type.
@@ -39,8 +43,9 @@ pub async fn exchange(
         GrantType::ClientCredentials => {
             grants::client_credentials::exchange(state, &client, form, now).await
         }
-        GrantType::AuthorizationCode | GrantType::RefreshToken => Err(
-            OAuthError::unsupported_grant_type(format!("the {grant} grant is not available yet")),
-        ),
+        GrantType::AuthorizationCode => {
+            grants::authorization_code::exchange(state, &client, form, now).await
+        }
+        GrantType::RefreshToken => grants::refresh_token::exchange(state, &client, form, now).await,
     }
 }

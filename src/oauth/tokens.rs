@@ -8,9 +8,13 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::OAuthError;
+use uuid::Uuid;
+
 use crate::crypto::{SigningAlgorithm, sha256_hex, sign_jwt};
+use crate::domain::{Client, ScopeSet};
 use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::keyring::KeyRing;
+use crate::state::AppState;
 
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -27,6 +31,12 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The grant a user's token was issued under: revoking the grant revokes the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
+    /// The token family (one authorization code and its refreshes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fid: Option<String>,
 }
 
 /// A claim that is one string or an array of strings (RFC 7519 §4.1.3).
@@ -97,9 +107,26 @@ pub fn verify_access_token(
     if !typ_ok {
         return Err(TokenRejection::WrongType);
     }
+    let claims: AccessTokenClaims = verify_signed_by_us(keys, token)?;
+    if claims.iss != issuer {
+        return Err(TokenRejection::WrongIssuer);
+    }
+    if claims.exp <= now.unix_timestamp() {
+        return Err(TokenRejection::Expired);
+    }
+    Ok(claims)
+}
+
+/// Verifies that one of our published keys signed `token` and returns its claims. The key,
+/// found by `kid`, decides the algorithm; the header's `alg` must agree (no `none`, no HMAC,
+/// no algorithm confusion). Claims such as `exp` are the caller's to check.
+pub fn verify_signed_by_us<C: serde::de::DeserializeOwned>(
+    keys: &KeyRing,
+    token: &str,
+) -> Result<C, TokenRejection> {
+    let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
     let kid = header.kid.as_deref().ok_or(TokenRejection::UnknownKey)?;
     let key = keys.published_key(kid).ok_or(TokenRejection::UnknownKey)?;
-    // The key decides the algorithm; the header's claim must agree (no alg confusion, no none).
     let algorithm = jwt_algorithm(key.algorithm());
     if header.alg != algorithm {
         return Err(TokenRejection::WrongAlgorithm);
@@ -111,16 +138,9 @@ pub fn verify_access_token(
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    let claims = decode::<AccessTokenClaims>(token, &decoding, &validation)
-        .map_err(|_| TokenRejection::Invalid)?
-        .claims;
-    if claims.iss != issuer {
-        return Err(TokenRejection::WrongIssuer);
-    }
-    if claims.exp <= now.unix_timestamp() {
-        return Err(TokenRejection::Expired);
-    }
-    Ok(claims)
+    decode::<C>(token, &decoding, &validation)
+        .map(|data| data.claims)
+        .map_err(|_| TokenRejection::Invalid)
 }
 
 fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
@@ -133,6 +153,81 @@ fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
 
 fn revocation_key(jti: &str) -> String {
     format!("revoked:at:{}", sha256_hex(jti.as_bytes()))
+}
+
+fn grant_revocation_key(grant_id: &str) -> String {
+    format!("revoked:grant:{grant_id}")
+}
+
+fn family_revocation_key(family_id: &str) -> String {
+    format!("revoked:family:{family_id}")
+}
+
+/// A user's access token (RFC 9068 §2.2: `sub` is the user), tied to its grant and family.
+pub fn issue_user_access_token(
+    state: &AppState,
+    client: &Client,
+    user_id: &Uuid,
+    scope: &ScopeSet,
+    grant_id: Uuid,
+    family_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(String, u64), OAuthError> {
+    let lifetime = client
+        .access_token_ttl_secs
+        .unwrap_or(state.settings.tokens.access_token_ttl_secs);
+    let claims = AccessTokenClaims {
+        iss: state.issuer.to_string(),
+        sub: user_id.to_string(),
+        aud: default_audience(client),
+        exp: now.unix_timestamp() + i64::from(lifetime),
+        iat: now.unix_timestamp(),
+        jti: Uuid::new_v4().to_string(),
+        client_id: client.id.to_string(),
+        scope: (!scope.is_empty()).then(|| scope.to_delimited()),
+        gid: Some(grant_id.to_string()),
+        fid: Some(family_id.to_string()),
+    };
+    let token = issue_access_token(
+        &state.keys,
+        state.settings.tokens.access_token_algorithm,
+        &claims,
+    )?;
+    Ok((token, u64::from(lifetime)))
+}
+
+/// The audience of a token issued without a `resource`: the client's first registered
+/// audience, else the client itself.
+pub fn default_audience(client: &Client) -> OneOrMany {
+    OneOrMany::One(
+        client
+            .audiences
+            .first()
+            .map_or_else(|| client.id.to_string(), |a| a.as_str().to_owned()),
+    )
+}
+
+/// Marks every access token issued under a grant or a family revoked, for as long as any of
+/// them can live.
+pub async fn revoke_issued_under(
+    state: &AppState,
+    grant_id: Option<Uuid>,
+    family_id: Option<Uuid>,
+    _now: OffsetDateTime,
+) -> Result<(), OAuthError> {
+    let longest = Duration::from_secs(u64::from(crate::admin::clients::MAX_ACCESS_TOKEN_TTL_SECS));
+    let keys = grant_id
+        .map(|g| grant_revocation_key(&g.to_string()))
+        .into_iter()
+        .chain(family_id.map(|f| family_revocation_key(&f.to_string())));
+    for key in keys {
+        state
+            .ephemeral
+            .put(&key, b"1", longest)
+            .await
+            .map_err(OAuthError::temporarily_unavailable)?;
+    }
+    Ok(())
 }
 
 /// Marks the token `jti` revoked until it would have expired anyway.
@@ -156,9 +251,15 @@ pub async fn ensure_not_revoked(
     ephemeral: &dyn EphemeralStore,
     claims: &AccessTokenClaims,
 ) -> Result<(), TokenRejection> {
-    match ephemeral.get(&revocation_key(&claims.jti)).await {
-        Ok(None) => Ok(()),
-        Ok(Some(_)) => Err(TokenRejection::Revoked),
-        Err(error) => Err(TokenRejection::Unavailable(error)),
+    let keys = std::iter::once(revocation_key(&claims.jti))
+        .chain(claims.gid.as_deref().map(grant_revocation_key))
+        .chain(claims.fid.as_deref().map(family_revocation_key));
+    for key in keys {
+        match ephemeral.get(&key).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return Err(TokenRejection::Revoked),
+            Err(error) => return Err(TokenRejection::Unavailable(error)),
+        }
     }
+    Ok(())
 }

@@ -9,6 +9,7 @@ mod grants;
 mod postgres;
 mod signing_keys;
 mod sqlite;
+mod users;
 
 use std::sync::Arc;
 
@@ -21,12 +22,19 @@ pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore,
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
 pub use self::sqlite::SqliteStore;
+pub use self::users::UserStore;
 use crate::config::{DatabaseSettings, DatabaseUrl};
 
 /// Everything the service needs from its database.
 #[async_trait]
 pub trait Database:
-    ClientStore + GrantStore + RefreshTokenStore + SigningKeyStore + AuditStore + std::fmt::Debug
+    ClientStore
+    + UserStore
+    + GrantStore
+    + RefreshTokenStore
+    + SigningKeyStore
+    + AuditStore
+    + std::fmt::Debug
 {
     /// Applies pending migrations (embedded in the binary); returns how many ran.
     async fn migrate(&self) -> Result<usize, StoreError>;

@@ -4,8 +4,11 @@ use serde_json::Value;
 
 use crate::helpers::{Backend, spawn_app};
 
-const ENDPOINTS: [&str; 4] = [
+const ENDPOINTS: [&str; 7] = [
+    "authorization_endpoint",
     "token_endpoint",
+    "userinfo_endpoint",
+    "end_session_endpoint",
     "introspection_endpoint",
     "revocation_endpoint",
     "jwks_uri",
@@ -48,8 +51,36 @@ async fn metadata_lists_only_what_is_implemented(backend: Backend) {
 
     assert_eq!(
         metadata["grant_types_supported"],
-        serde_json::json!(["client_credentials"])
+        serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
     );
+    assert_eq!(
+        metadata["response_types_supported"],
+        serde_json::json!(["code"])
+    );
+    assert_eq!(
+        metadata["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        metadata["authorization_response_iss_parameter_supported"],
+        true
+    );
+    assert_eq!(
+        metadata["subject_types_supported"],
+        serde_json::json!(["public"])
+    );
+    let id_token_algs = strings(&metadata["id_token_signing_alg_values_supported"]);
+    assert!(id_token_algs.contains(&"RS256"), "{id_token_algs:?}");
+    let claims = strings(&metadata["claims_supported"]);
+    for claim in [
+        "sub",
+        "email",
+        "email_verified",
+        "name",
+        "preferred_username",
+    ] {
+        assert!(claims.contains(&claim), "{claim} missing from {claims:?}");
+    }
     let methods = strings(&metadata["token_endpoint_auth_methods_supported"]);
     for method in [
         "client_secret_basic",

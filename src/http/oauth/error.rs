@@ -27,6 +27,26 @@ impl ResponseError for OAuthError {
         if self.code == ErrorCode::InvalidClient && self.basic_auth_attempted {
             response.insert_header((header::WWW_AUTHENTICATE, r#"Basic realm="gatehouse""#));
         }
+        if matches!(
+            self.code,
+            ErrorCode::InvalidToken | ErrorCode::InsufficientScope
+        ) {
+            // RFC 6750 §3: the challenge names the error; quotes cannot occur in our texts.
+            let mut challenge = format!(
+                r#"Bearer realm="gatehouse", error="{}""#,
+                self.code.as_str()
+            );
+            if let Some(description) = self.public_description() {
+                challenge.push_str(&format!(
+                    r#", error_description="{}""#,
+                    description.replace('"', "'")
+                ));
+            }
+            if self.code == ErrorCode::InsufficientScope {
+                challenge.push_str(r#", scope="openid""#);
+            }
+            response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        }
         if self.code == ErrorCode::TemporarilyUnavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
         }

@@ -46,6 +46,42 @@ pub async fn post_revoke(
         .finish())
 }
 
+/// `GET|POST /oauth2/userinfo` (OIDC Core §5.3): the bearer token in the `Authorization`
+/// header, or in a form body (RFC 6750 §2.2), not both.
+pub async fn userinfo(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, OAuthError> {
+    let header_token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let form_token = if req.method() == actix_web::http::Method::POST
+        && req.headers().get(header::CONTENT_TYPE).is_some_and(|ct| {
+            ct.as_bytes()
+                .starts_with(b"application/x-www-form-urlencoded")
+        }) {
+        read_form(&req, body)
+            .await?
+            .get("access_token")
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    if header_token.is_some() && form_token.is_some() {
+        return Err(OAuthError::invalid_request(
+            "send the access token in one place only",
+        ));
+    }
+    let token = header_token.or(form_token);
+    let claims = oauth::userinfo::userinfo(&state, token.as_deref(), state.clock.now()).await?;
+    Ok(no_store_json(&claims))
+}
+
 /// `GET /.well-known/oauth-authorization-server` and `/.well-known/openid-configuration`.
 pub async fn get_discovery(state: web::Data<AppState>) -> Result<HttpResponse, OAuthError> {
     let metadata = oauth::discovery::metadata(&state).await?;

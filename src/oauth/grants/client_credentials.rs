@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{Audience, Client, ScopeSet};
 use crate::oauth::token::TokenResponse;
-use crate::oauth::tokens::{AccessTokenClaims, OneOrMany, issue_access_token};
+use crate::oauth::tokens::{AccessTokenClaims, OneOrMany, default_audience, issue_access_token};
 use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
 
@@ -30,6 +30,8 @@ pub async fn exchange(
         jti: Uuid::new_v4().to_string(),
         client_id: client.id.to_string(),
         scope: (!scope.is_empty()).then(|| scope.to_delimited()),
+        gid: None,
+        fid: None,
     };
     let access_token = issue_access_token(
         &state.keys,
@@ -41,6 +43,8 @@ pub async fn exchange(
         token_type: "Bearer",
         expires_in: u64::from(lifetime),
         scope: claims.scope,
+        refresh_token: None,
+        id_token: None,
     })
 }
 
@@ -63,11 +67,7 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSe
 /// token is for the client's default audience (its first), or for the client itself.
 pub fn audience(client: &Client, resources: &[&str]) -> Result<OneOrMany, OAuthError> {
     if resources.is_empty() {
-        let default = client
-            .audiences
-            .first()
-            .map_or_else(|| client.id.to_string(), |a| a.as_str().to_owned());
-        return Ok(OneOrMany::One(default));
+        return Ok(default_audience(client));
     }
     let mut audiences = Vec::with_capacity(resources.len());
     for resource in resources {

@@ -19,6 +19,7 @@ struct ClientRow {
     grant_types: Json<Vec<GrantType>>,
     scopes: Json<ScopeSet>,
     redirect_uris: Json<Vec<RedirectUri>>,
+    post_logout_redirect_uris: Json<Vec<RedirectUri>>,
     audiences: Json<Vec<Audience>>,
     jwks: Option<Json<serde_json::Value>>,
     access_token_ttl_secs: Option<i32>,
@@ -41,6 +42,7 @@ impl TryFrom<ClientRow> for Client {
             grant_types: row.grant_types.0,
             scopes: row.scopes.0,
             redirect_uris: row.redirect_uris.0,
+            post_logout_redirect_uris: row.post_logout_redirect_uris.0,
             audiences: row.audiences.0,
             jwks: row.jwks.map(|j| j.0),
             access_token_ttl_secs: row
@@ -99,9 +101,9 @@ impl ClientStore for PgStore {
             let mut tx = self.pool.begin().await?;
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
-                 grant_types, scopes, redirect_uris, audiences, jwks, access_token_ttl_secs, \
-                 first_party, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
+                 access_token_ttl_secs, first_party, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -110,6 +112,7 @@ impl ClientStore for PgStore {
             .bind(Json(&client.grant_types))
             .bind(Json(&client.scopes))
             .bind(Json(&client.redirect_uris))
+            .bind(Json(&client.post_logout_redirect_uris))
             .bind(Json(&client.audiences))
             .bind(client.jwks.as_ref().map(Json))
             .bind(ttl)

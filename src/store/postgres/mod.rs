@@ -5,6 +5,7 @@ mod audit;
 mod clients;
 mod grants;
 mod signing_keys;
+mod users;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -16,6 +16,7 @@ struct ClientRow {
     grant_types: String,
     scopes: String,
     redirect_uris: String,
+    post_logout_redirect_uris: String,
     audiences: String,
     jwks: Option<String>,
     access_token_ttl_secs: Option<i64>,
@@ -42,6 +43,7 @@ impl TryFrom<ClientRow> for Client {
             grant_types: json(&row.grant_types)?,
             scopes: json(&row.scopes)?,
             redirect_uris: json(&row.redirect_uris)?,
+            post_logout_redirect_uris: json(&row.post_logout_redirect_uris)?,
             audiences: json(&row.audiences)?,
             jwks: row.jwks.as_deref().map(json).transpose()?,
             access_token_ttl_secs: row
@@ -98,9 +100,9 @@ impl ClientStore for SqliteStore {
             let mut tx = self.pool.begin().await?;
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
-                 grant_types, scopes, redirect_uris, audiences, jwks, access_token_ttl_secs, \
-                 first_party, version, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
+                 access_token_ttl_secs, first_party, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -109,6 +111,7 @@ impl ClientStore for SqliteStore {
             .bind(to_json(&client.grant_types))
             .bind(to_json(&client.scopes))
             .bind(to_json(&client.redirect_uris))
+            .bind(to_json(&client.post_logout_redirect_uris))
             .bind(to_json(&client.audiences))
             .bind(client.jwks.as_ref().map(to_json))
             .bind(client.access_token_ttl_secs.map(i64::from))

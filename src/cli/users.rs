@@ -1,0 +1,128 @@
+use std::io::BufRead as _;
+
+use clap::{Args, Subcommand};
+
+use super::Output;
+use crate::admin::users::{self, NewUser};
+use crate::clock::{Clock as _, SystemClock};
+use crate::config::Settings;
+use crate::crypto::{Password, PasswordHasher};
+use crate::domain::User;
+use crate::store;
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user; the password is read from standard input, never from an argument.
+    Create(CreateArgs),
+    /// List users.
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Show one user, by id or username.
+    Show {
+        user: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Delete a user with their grants and refresh tokens.
+    Delete { user: String },
+    /// Set a user's password, read from standard input.
+    SetPassword {
+        user: String,
+        /// Read the password from standard input (the only way: arguments end up in shell
+        /// histories and process lists).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    username: String,
+    #[arg(long)]
+    email: Option<String>,
+    /// Mark the email address as verified.
+    #[arg(long)]
+    email_verified: bool,
+    /// The display name (the `name` claim).
+    #[arg(long = "name", value_name = "DISPLAY")]
+    display_name: Option<String>,
+    /// Read the password from standard input; without it the user cannot sign in yet.
+    #[arg(long)]
+    password_stdin: bool,
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()> {
+    let db = store::connect(&settings.database).await?;
+    let hasher = PasswordHasher::new(&settings.passwords)?;
+    let now = SystemClock.now();
+    match command {
+        UsersCommand::Create(args) => {
+            let password = args.password_stdin.then(read_password).transpose()?;
+            let request = NewUser {
+                username: args.username,
+                email: args.email,
+                email_verified: args.email_verified,
+                display_name: args.display_name,
+                ..NewUser::default()
+            };
+            let user =
+                users::create_user(db.as_ref(), &hasher, request, password, "cli", now).await?;
+            print_users(args.output, &[user], true)?;
+        }
+        UsersCommand::List { output } => {
+            print_users(output, &users::list_users(db.as_ref()).await?, false)?;
+        }
+        UsersCommand::Show { user, output } => {
+            let user = users::find_user(db.as_ref(), &user).await?;
+            print_users(output, &[user], true)?;
+        }
+        UsersCommand::Delete { user } => {
+            let deleted = users::delete_user(db.as_ref(), &user, "cli", now).await?;
+            eprintln!("deleted user {} ({})", deleted.username, deleted.id);
+        }
+        UsersCommand::SetPassword { user, .. } => {
+            let password = read_password()?;
+            users::set_password(db.as_ref(), &hasher, &user, &password, "cli", now).await?;
+            eprintln!("password set for {user}");
+        }
+    }
+    Ok(())
+}
+
+/// One line of standard input, without its line ending.
+fn read_password() -> anyhow::Result<Password> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let trimmed = line.strip_suffix('\n').unwrap_or(&line);
+    let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
+    Ok(Password::new(trimmed.to_owned()))
+}
+
+/// One record as an object (`single`), or a list as an array.
+fn print_users(output: Output, list: &[User], single: bool) -> anyhow::Result<()> {
+    match (output, list) {
+        (Output::Json, [user]) if single => println!("{}", serde_json::to_string_pretty(user)?),
+        (Output::Json, _) => println!("{}", serde_json::to_string_pretty(list)?),
+        (Output::Text, _) => {
+            println!(
+                "{:<36}  {:<24}  {:<30}  NAME",
+                "USER_ID", "USERNAME", "EMAIL"
+            );
+            for u in list {
+                println!(
+                    "{:<36}  {:<24}  {:<30}  {}",
+                    u.id,
+                    u.username,
+                    u.email.as_ref().map_or("-", |e| e.as_str()),
+                    u.display_name.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    Ok(())
+}

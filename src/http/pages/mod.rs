@@ -1,0 +1,466 @@
+//! The authorization endpoint and the pages a person sees: sign in, consent, errors.
+//! Handlers stay thin: the decisions are in `oauth::authorize` and `oauth::interaction`.
+
+mod cookies;
+mod logout;
+mod templates;
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use self::cookies::Cookies;
+pub use self::logout::{get_end_session, post_end_session};
+pub use self::templates::get_stylesheet;
+use self::templates::{ConsentPage, ErrorPage, LoginPage, describe_scope, html_headers, render};
+use crate::crypto::{Password, PasswordError, Verification};
+use crate::domain::{Client, User, Username};
+use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
+use crate::oauth::interaction::{
+    Interaction, Next, Session, create_session, error_redirect, finish_interaction,
+    issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
+    start_interaction,
+};
+use crate::oauth::{ErrorCode, FormRequest, OAuthError};
+use crate::state::AppState;
+
+/// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
+pub async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    match FormRequest::from_query(req.query_string()) {
+        Ok(params) => authorize(&state, &req, params).await,
+        Err(error) => error_page(&error),
+    }
+}
+
+/// `POST /oauth2/authorize` (OIDC Core §3.1.2.1: the same parameters, form-encoded).
+pub async fn post_authorize(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    match read_form(&req, &body) {
+        Ok(params) => authorize(&state, &req, params).await,
+        Err(error) => error_page(&error),
+    }
+}
+
+async fn authorize(state: &AppState, req: &HttpRequest, params: FormRequest) -> HttpResponse {
+    let (client, request) = match validate(state.db.as_ref(), &params).await {
+        Ok(valid) => valid,
+        Err(AuthorizeError::Page(error)) => return error_page(&error),
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state: st,
+            error,
+        }) => {
+            return redirect(&error_redirect(
+                &redirect_uri,
+                st.as_deref(),
+                &error,
+                state.issuer.as_str(),
+            ));
+        }
+    };
+    let cookies = Cookies::for_issuer(state.issuer.as_str());
+    let signed_in = match signed_in_user(state, cookies.session(req)).await {
+        Ok(signed_in) => signed_in,
+        Err(error) => return redirect_error(state, &request, &error),
+    };
+    proceed(state, &client, request, signed_in, false, &cookies).await
+}
+
+/// Decides and performs the next step for a request whose client is verified.
+async fn proceed(
+    state: &AppState,
+    client: &Client,
+    request: AuthorizationRequest,
+    signed_in: Option<(User, Session)>,
+    fresh_login: bool,
+    cookies: &Cookies,
+) -> HttpResponse {
+    let now = state.clock.now();
+    let session = signed_in.as_ref().map(|(_, s)| *s);
+    let grant = match &session {
+        Some(s) => match state.db.find_live_grant(s.user_id, &client.id).await {
+            Ok(grant) => grant,
+            Err(error) => return redirect_error(state, &request, &OAuthError::server_error(error)),
+        },
+        None => None,
+    };
+    let step = next_step(
+        &request,
+        client,
+        session.as_ref(),
+        fresh_login,
+        grant.as_ref(),
+        now,
+    );
+    match (step, signed_in) {
+        (Err(error), _) => redirect_error(state, &request, &error),
+        (Ok(Next::Issue), Some((_, session))) => complete(state, client, &request, &session).await,
+        (Ok(Next::Consent), Some((user, session))) => {
+            match start_interaction(state.ephemeral.as_ref(), request, Some(session)).await {
+                Ok((id, binding, interaction)) => {
+                    let mut response = consent_page(client, &user, &interaction, &id);
+                    cookies.attach(&mut response, cookies.binding_cookie(&binding));
+                    response
+                }
+                Err(_) => unavailable_page(),
+            }
+        }
+        (Ok(_), _) => match start_interaction(state.ephemeral.as_ref(), request, None).await {
+            Ok((id, binding, interaction)) => {
+                let mut response = login_page(client, &interaction, &id, "", None, StatusCode::OK);
+                cookies.attach(&mut response, cookies.binding_cookie(&binding));
+                response
+            }
+            Err(_) => unavailable_page(),
+        },
+    }
+}
+
+/// `POST /interaction/{id}/login`: checks the password, starts a session, goes on.
+pub async fn post_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let cookies = Cookies::for_issuer(state.issuer.as_str());
+    let (form, mut interaction, client) =
+        match open_interaction(&state, &req, &id, &body, &cookies).await {
+            Ok(opened) => opened,
+            Err(response) => return response,
+        };
+    let typed = form.get("username").unwrap_or_default().to_owned();
+    let password = Password::new(form.get("password").unwrap_or_default().to_owned());
+    let user = match Username::parse(&typed) {
+        Ok(username) => state.db.find_user_by_username(&username).await.ok(),
+        Err(_) => None,
+    }
+    .filter(|user| !user.disabled);
+    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let verification = match state.passwords.verify(&password, stored).await {
+        Ok(verification) => verification,
+        Err(PasswordError::Busy) => return busy_page(),
+        Err(error) => {
+            tracing::error!(%error, "password verification failed");
+            return error_page(&OAuthError::server_error(anyhow::anyhow!(
+                "password check failed"
+            )));
+        }
+    };
+    let (Verification::Valid { needs_rehash }, Some(user)) = (verification, user) else {
+        // One message and one timing for a wrong name or a wrong password.
+        let message = "Incorrect username or password.";
+        return login_page(
+            &client,
+            &interaction,
+            &id,
+            &typed,
+            Some(message),
+            StatusCode::UNAUTHORIZED,
+        );
+    };
+    if needs_rehash {
+        upgrade_hash(&state, &user, &password).await;
+    }
+    let now = state.clock.now();
+    let session = Session {
+        user_id: user.id,
+        auth_time: now.unix_timestamp(),
+    };
+    let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
+    let Ok(session_id) = create_session(state.ephemeral.as_ref(), session, lifetime).await else {
+        return unavailable_page();
+    };
+    interaction.session = Some(session);
+    if save_interaction(state.ephemeral.as_ref(), &id, &interaction)
+        .await
+        .is_err()
+    {
+        return unavailable_page();
+    }
+    let mut response = proceed(
+        &state,
+        &client,
+        interaction.request.clone(),
+        Some((user, session)),
+        true,
+        &cookies,
+    )
+    .await;
+    cookies.attach(&mut response, cookies.session_cookie(&session_id, lifetime));
+    finish_if_redirected(&state, &id, &response).await;
+    response
+}
+
+/// `POST /interaction/{id}/consent`: records the decision and returns to the client.
+pub async fn post_consent(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let cookies = Cookies::for_issuer(state.issuer.as_str());
+    let (form, interaction, client) =
+        match open_interaction(&state, &req, &id, &body, &cookies).await {
+            Ok(opened) => opened,
+            Err(response) => return response,
+        };
+    let Some(session) = interaction.session else {
+        return error_page(&OAuthError::invalid_request("sign in first"));
+    };
+    // Taking the interaction makes a second submission of the same form fail.
+    match finish_interaction(state.ephemeral.as_ref(), &id).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return expired_page(),
+        Err(_) => return unavailable_page(),
+    }
+    let request = &interaction.request;
+    if form.get("decision") != Some("allow") {
+        let denied = OAuthError::new(
+            ErrorCode::AccessDenied,
+            Some("the user denied the request".into()),
+        );
+        return redirect_error(&state, request, &denied);
+    }
+    complete(&state, &client, request, &session).await
+}
+
+/// Records (or widens) the grant and sends the code to the client.
+async fn complete(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: &Session,
+) -> HttpResponse {
+    let now = state.clock.now();
+    let grant = match state
+        .db
+        .upsert_grant(session.user_id, &client.id, &request.scope, now)
+        .await
+    {
+        Ok(grant) => grant,
+        Err(error) => return redirect_error(state, request, &OAuthError::server_error(error)),
+    };
+    match issue_code_redirect(
+        state.ephemeral.as_ref(),
+        state.issuer.as_str(),
+        request,
+        session,
+        grant.id,
+    )
+    .await
+    {
+        Ok(location) => redirect(&location),
+        Err(error) => redirect_error(state, request, &error),
+    }
+}
+
+/// Loads the interaction a form belongs to and checks that this browser started it.
+async fn open_interaction(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    body: &[u8],
+    cookies: &Cookies,
+) -> Result<(FormRequest, Interaction, Client), HttpResponse> {
+    let form = read_form(req, body).map_err(|e| error_page(&e))?;
+    let interaction = match load_interaction(state.ephemeral.as_ref(), id).await {
+        Ok(Some(interaction)) => interaction,
+        Ok(None) => return Err(expired_page()),
+        Err(_) => return Err(unavailable_page()),
+    };
+    if !interaction.accepts(cookies.binding(req), form.get("csrf_token")) {
+        let error =
+            OAuthError::invalid_request("this form was not sent from the page Gatehouse showed");
+        return Err(render(
+            StatusCode::FORBIDDEN,
+            &ErrorPage {
+                error: error.code.as_str(),
+                description: error.public_description(),
+            },
+        ));
+    }
+    let client_id = crate::domain::ClientId::parse(&interaction.request.client_id)
+        .map_err(|_| expired_page())?;
+    let client = state
+        .db
+        .find_client(&client_id)
+        .await
+        .map_err(|_| expired_page())?;
+    Ok((form, interaction, client))
+}
+
+/// After a login that completed the authorization, the interaction is over.
+async fn finish_if_redirected(state: &AppState, id: &str, response: &HttpResponse) {
+    if response.status() == StatusCode::SEE_OTHER {
+        let _ = finish_interaction(state.ephemeral.as_ref(), id).await;
+    }
+}
+
+async fn signed_in_user(
+    state: &AppState,
+    cookie: Option<&str>,
+) -> Result<Option<(User, Session)>, OAuthError> {
+    let Some(cookie) = cookie else {
+        return Ok(None);
+    };
+    let Some(session) = load_session(state.ephemeral.as_ref(), cookie)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?
+    else {
+        return Ok(None);
+    };
+    Ok(state
+        .db
+        .find_user(session.user_id)
+        .await
+        .ok()
+        .filter(|user| !user.disabled)
+        .map(|user| (user, session)))
+}
+
+async fn upgrade_hash(state: &AppState, user: &User, password: &Password) {
+    match state.passwords.hash(password).await {
+        Ok(hash) => {
+            if let Err(error) = state
+                .db
+                .upgrade_password_hash(
+                    user.id,
+                    user.password_hash.as_deref().unwrap_or_default(),
+                    hash.as_str(),
+                    state.clock.now(),
+                )
+                .await
+            {
+                tracing::warn!(%error, "could not upgrade a password hash");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not rehash a password"),
+    }
+}
+
+fn read_form(req: &HttpRequest, body: &[u8]) -> Result<FormRequest, OAuthError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    FormRequest::parse(content_type, None, body)
+}
+
+fn login_page(
+    client: &Client,
+    interaction: &Interaction,
+    id: &str,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let action = format!("/interaction/{id}/login");
+    render(
+        status,
+        &LoginPage {
+            client_name: &client.name,
+            action: &action,
+            csrf_token: &interaction.csrf_token,
+            username,
+            error,
+        },
+    )
+}
+
+fn consent_page(client: &Client, user: &User, interaction: &Interaction, id: &str) -> HttpResponse {
+    let action = format!("/interaction/{id}/consent");
+    let scopes = interaction
+        .request
+        .scope
+        .iter()
+        .map(|s| describe_scope(s.as_str()))
+        .collect();
+    render(
+        StatusCode::OK,
+        &ConsentPage {
+            client_name: &client.name,
+            username: user.username.as_str(),
+            scopes,
+            action: &action,
+            csrf_token: &interaction.csrf_token,
+        },
+    )
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    html_headers(&mut HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+fn redirect_error(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    error: &OAuthError,
+) -> HttpResponse {
+    if matches!(
+        error.code,
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+    ) {
+        tracing::error!(error.cause_chain = ?error, "authorization failed");
+    }
+    redirect(&error_redirect(
+        &request.redirect_uri,
+        request.state.as_deref(),
+        error,
+        state.issuer.as_str(),
+    ))
+}
+
+fn error_page(error: &OAuthError) -> HttpResponse {
+    let status = if error.code == ErrorCode::ServerError {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    if error.code == ErrorCode::ServerError {
+        tracing::error!(error.cause_chain = ?error, "authorization failed");
+    }
+    render(
+        status,
+        &ErrorPage {
+            error: error.code.as_str(),
+            description: error.public_description(),
+        },
+    )
+}
+
+fn expired_page() -> HttpResponse {
+    render(
+        StatusCode::BAD_REQUEST,
+        &ErrorPage {
+            error: "invalid_request",
+            description: Some(
+                "this sign-in has expired or was already completed; start again from the application",
+            ),
+        },
+    )
+}
+
+fn unavailable_page() -> HttpResponse {
+    let mut response = render(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ErrorPage {
+            error: "temporarily_unavailable",
+            description: Some("please try again shortly"),
+        },
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    response
+}
+
+fn busy_page() -> HttpResponse {
+    unavailable_page()
+}

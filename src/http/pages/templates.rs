@@ -1,0 +1,85 @@
+//! Server-rendered pages: templates compiled into the binary (askama, HTML-escaped), served with
+//! headers that keep them out of frames, caches and referrers.
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use askama::Template;
+
+/// No script, no inline style, no framing (the stylesheet is served from this origin).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+pub struct LoginPage<'a> {
+    pub client_name: &'a str,
+    pub action: &'a str,
+    pub csrf_token: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage<'a> {
+    pub client_name: &'a str,
+    pub username: &'a str,
+    pub scopes: Vec<String>,
+    pub action: &'a str,
+    pub csrf_token: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "signed_out.html")]
+pub struct SignedOutPage;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub error: &'a str,
+    pub description: Option<&'a str>,
+}
+
+/// Adds the headers every HTML response carries.
+pub fn html_headers(
+    response: &mut actix_web::HttpResponseBuilder,
+) -> &mut actix_web::HttpResponseBuilder {
+    response
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+}
+
+pub fn render(status: StatusCode, page: &impl Template) -> HttpResponse {
+    match page.render() {
+        Ok(body) => html_headers(&mut HttpResponse::build(status))
+            .content_type("text/html; charset=utf-8")
+            .body(body),
+        Err(error) => {
+            tracing::error!(%error, "rendering a page failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// What each scope means, in words, on the consent page.
+pub fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Confirm who you are".to_owned(),
+        "profile" => "See your name and username".to_owned(),
+        "email" => "See your email address".to_owned(),
+        "offline_access" => "Stay connected when you are not using it".to_owned(),
+        other => format!("Use the permission “{other}”"),
+    }
+}
+
+pub async fn get_stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(include_str!("../../../templates/gatehouse.css"))
+}

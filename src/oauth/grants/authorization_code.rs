@@ -1,0 +1,131 @@
+//! RFC 6749 §4.1.3 with RFC 7636 §4.5: a code, its PKCE verifier and the same redirect URI
+//! become an access token, an ID token when `openid` was granted, and a refresh token when the
+//! client may refresh and `offline_access` was granted. A replayed code revokes what it issued
+//! (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+
+use time::OffsetDateTime;
+
+use super::refresh_token::{issue_refresh_token, revoke_family};
+use crate::domain::{Client, GrantType};
+use crate::oauth::codes::{Redemption, redeem_code};
+use crate::oauth::id_token::{IdTokenRequest, issue_id_token};
+use crate::oauth::token::TokenResponse;
+use crate::oauth::tokens::issue_user_access_token;
+use crate::oauth::{FormRequest, OAuthError, pkce};
+use crate::state::AppState;
+use crate::store::StoreError;
+
+pub async fn exchange(
+    state: &AppState,
+    client: &Client,
+    form: &FormRequest,
+    now: OffsetDateTime,
+) -> Result<TokenResponse, OAuthError> {
+    let code = form.require("code")?;
+    let redirect_uri = form.require("redirect_uri")?;
+    let verifier = form.require("code_verifier")?;
+    let grant = match redeem_code(state.ephemeral.as_ref(), code)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?
+    {
+        Redemption::Fresh(grant) => grant,
+        Redemption::Replayed {
+            grant_id,
+            family_id,
+        } => {
+            revoke_family(state, grant_id, family_id, now).await?;
+            tracing::warn!(client_id = %client.id, %grant_id, "authorization code replayed; its tokens are revoked");
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ));
+        }
+        Redemption::Unknown => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code is invalid or expired",
+            ));
+        }
+    };
+    let request = &grant.request;
+    if request.client_id != client.id.as_str() {
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if request.redirect_uri != redirect_uri {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    if !pkce::verifier_matches(verifier, &request.code_challenge) {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ));
+    }
+    let live_grant = match state.db.find_grant(grant.grant_id).await {
+        Ok(g) if g.revoked_at.is_none() => g,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(OAuthError::invalid_grant("the grant was revoked"));
+        }
+        Err(other) => return Err(OAuthError::server_error(other)),
+    };
+    let user = match state.db.find_user(grant.user_id).await {
+        Ok(user) if !user.disabled => user,
+        Ok(_) | Err(StoreError::NotFound) => {
+            return Err(OAuthError::invalid_grant("the user can no longer sign in"));
+        }
+        Err(other) => return Err(OAuthError::server_error(other)),
+    };
+    let (access_token, lifetime) = issue_user_access_token(
+        state,
+        client,
+        &user.id,
+        &request.scope,
+        live_grant.id,
+        grant.family_id,
+        now,
+    )?;
+    let id_token = if request.scope.contains("openid") {
+        Some(issue_id_token(
+            &state.keys,
+            &IdTokenRequest {
+                issuer: state.issuer.as_str(),
+                client_id: client.id.as_str(),
+                user: &user,
+                scopes: &request.scope,
+                nonce: request.nonce.as_deref(),
+                auth_time: grant.auth_time,
+                access_token: &access_token,
+                algorithm: state.settings.tokens.id_token_algorithm,
+                now,
+            },
+        )?)
+    } else {
+        None
+    };
+    let refresh_token = if client.allows_grant(GrantType::RefreshToken)
+        && request.scope.contains("offline_access")
+    {
+        let auth_time = OffsetDateTime::from_unix_timestamp(grant.auth_time).unwrap_or(now);
+        Some(
+            issue_refresh_token(
+                state,
+                live_grant.id,
+                grant.family_id,
+                &request.scope,
+                auth_time,
+                now,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: lifetime,
+        scope: (!request.scope.is_empty()).then(|| request.scope.to_delimited()),
+        refresh_token,
+        id_token,
+    })
+}

@@ -1,0 +1,132 @@
+//! ID tokens (OIDC Core §2, §3.1.3.6) and the user claims that scopes release (§5.4), shared
+//! with the userinfo endpoint.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+
+use super::OAuthError;
+use crate::crypto::{SigningAlgorithm, sign_jwt};
+use crate::domain::{ScopeSet, User};
+use crate::keyring::KeyRing;
+
+/// How long an ID token is valid: it proves a sign-in to the client, which should act on it at
+/// once.
+pub const ID_TOKEN_LIFETIME_SECS: i64 = 300;
+
+/// Claims every token or userinfo response may carry but that user-defined claims must never
+/// override.
+const PROTECTED: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "acr",
+    "amr",
+    "sid",
+    "email",
+    "email_verified",
+    "name",
+    "preferred_username",
+    "updated_at",
+];
+
+/// The claims `scopes` release about `user` (OIDC Core §5.4), beyond `sub`.
+pub fn user_claims(user: &User, scopes: &ScopeSet) -> Map<String, Value> {
+    let mut claims = Map::new();
+    if scopes.contains("profile") {
+        claims.insert("preferred_username".into(), json!(user.username.as_str()));
+        if let Some(name) = &user.display_name {
+            claims.insert("name".into(), json!(name));
+        }
+        claims.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
+        for (name, value) in &user.claims {
+            if !PROTECTED.contains(&name.as_str()) {
+                claims.insert(name.clone(), value.clone());
+            }
+        }
+    }
+    if scopes.contains("email")
+        && let Some(email) = &user.email
+    {
+        claims.insert("email".into(), json!(email.as_str()));
+        claims.insert("email_verified".into(), json!(user.email_verified));
+    }
+    claims
+}
+
+/// OIDC Core §3.1.3.6: the left half of the hash of the access token, with the hash of the ID
+/// token's `alg` (SHA-512 for Ed25519).
+pub fn at_hash(algorithm: SigningAlgorithm, access_token: &str) -> String {
+    use aws_lc_rs::digest::{SHA256, SHA512, digest};
+    let hash = match algorithm {
+        SigningAlgorithm::EdDsa => digest(&SHA512, access_token.as_bytes()),
+        SigningAlgorithm::Es256 | SigningAlgorithm::Rs256 => {
+            digest(&SHA256, access_token.as_bytes())
+        }
+    };
+    let bytes = hash.as_ref();
+    URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+pub struct IdTokenRequest<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub user: &'a User,
+    pub scopes: &'a ScopeSet,
+    pub nonce: Option<&'a str>,
+    pub auth_time: i64,
+    pub access_token: &'a str,
+    pub algorithm: SigningAlgorithm,
+    pub now: OffsetDateTime,
+}
+
+pub fn issue_id_token(keys: &KeyRing, request: &IdTokenRequest<'_>) -> Result<String, OAuthError> {
+    let now = request.now.unix_timestamp();
+    let mut claims = user_claims(request.user, request.scopes);
+    claims.insert("iss".into(), json!(request.issuer));
+    claims.insert("sub".into(), json!(request.user.id.to_string()));
+    claims.insert("aud".into(), json!(request.client_id));
+    claims.insert("azp".into(), json!(request.client_id));
+    claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
+    claims.insert("iat".into(), json!(now));
+    claims.insert("auth_time".into(), json!(request.auth_time));
+    claims.insert(
+        "at_hash".into(),
+        json!(at_hash(request.algorithm, request.access_token)),
+    );
+    if let Some(nonce) = request.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    let key = keys.active_key(request.algorithm).ok_or_else(|| {
+        OAuthError::server_error(anyhow::anyhow!(
+            "no active {} signing key",
+            request.algorithm
+        ))
+    })?;
+    sign_jwt(&key, "JWT", &Value::Object(claims)).map_err(OAuthError::server_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_the_oidc_example() {
+        // OIDC Core Appendix A.3 (RS256): access token and its at_hash
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        assert_eq!(
+            at_hash(SigningAlgorithm::Rs256, token),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+}

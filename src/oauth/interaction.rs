@@ -1,0 +1,254 @@
+//! The browser side of an authorization: sessions, the pending interaction while a person signs
+//! in and consents, and the decision of what comes next (OIDC Core §3.1.2.3, §3.1.2.4).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use url::Url;
+use uuid::Uuid;
+
+use super::authorize::AuthorizationRequest;
+use super::codes::{CodeGrant, issue_code};
+use super::{ErrorCode, OAuthError};
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::domain::Client;
+use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::store::Grant;
+
+/// How long a person has to sign in and consent.
+pub const INTERACTION_LIFETIME: Duration = Duration::from_secs(600);
+
+/// A signed-in browser: who, and since when (OIDC `auth_time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub user_id: Uuid,
+    pub auth_time: i64,
+}
+
+/// An authorization waiting for the person. Bound to the browser that started it by a cookie
+/// whose digest is kept here, so a form posted from another browser (login CSRF) is refused.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Interaction {
+    pub request: AuthorizationRequest,
+    pub csrf_token: String,
+    browser_binding: String,
+    /// Set once the person has signed in during this interaction.
+    pub session: Option<Session>,
+}
+
+impl Interaction {
+    /// Whether a posted form comes from the browser that started this interaction.
+    pub fn accepts(&self, binding_cookie: Option<&str>, csrf_token: Option<&str>) -> bool {
+        let binding_ok = binding_cookie.is_some_and(|cookie| {
+            constant_time_eq(
+                sha256_hex(cookie.as_bytes()).as_bytes(),
+                self.browser_binding.as_bytes(),
+            )
+        });
+        let csrf_ok =
+            csrf_token.is_some_and(|t| constant_time_eq(t.as_bytes(), self.csrf_token.as_bytes()));
+        binding_ok && csrf_ok
+    }
+}
+
+fn interaction_key(id: &str) -> String {
+    format!("interaction:{}", sha256_hex(id.as_bytes()))
+}
+
+fn session_key(id: &str) -> String {
+    format!("session:{}", sha256_hex(id.as_bytes()))
+}
+
+fn backend(e: serde_json::Error) -> EphemeralError {
+    EphemeralError::Backend(e.into())
+}
+
+/// Starts an interaction (with the session when the person is already signed in); returns its
+/// id, the browser-binding cookie value and the interaction.
+pub async fn start_interaction(
+    ephemeral: &dyn EphemeralStore,
+    request: AuthorizationRequest,
+    session: Option<Session>,
+) -> Result<(String, String, Interaction), EphemeralError> {
+    let (id, binding) = (random_token(), random_token());
+    let interaction = Interaction {
+        request,
+        csrf_token: random_token(),
+        browser_binding: sha256_hex(binding.as_bytes()),
+        session,
+    };
+    save_interaction(ephemeral, &id, &interaction).await?;
+    Ok((id, binding, interaction))
+}
+
+pub async fn save_interaction(
+    ephemeral: &dyn EphemeralStore,
+    id: &str,
+    interaction: &Interaction,
+) -> Result<(), EphemeralError> {
+    let value = serde_json::to_vec(interaction).map_err(backend)?;
+    ephemeral
+        .put(&interaction_key(id), &value, INTERACTION_LIFETIME)
+        .await
+}
+
+pub async fn load_interaction(
+    ephemeral: &dyn EphemeralStore,
+    id: &str,
+) -> Result<Option<Interaction>, EphemeralError> {
+    match ephemeral.get(&interaction_key(id)).await? {
+        Some(value) => serde_json::from_slice(&value).map(Some).map_err(backend),
+        None => Ok(None),
+    }
+}
+
+/// Ends an interaction; `None` if it was already finished (a form posted twice).
+pub async fn finish_interaction(
+    ephemeral: &dyn EphemeralStore,
+    id: &str,
+) -> Result<Option<Interaction>, EphemeralError> {
+    match ephemeral.take(&interaction_key(id)).await? {
+        Some(value) => serde_json::from_slice(&value).map(Some).map_err(backend),
+        None => Ok(None),
+    }
+}
+
+/// Creates a session; returns the cookie value (only its digest is stored).
+pub async fn create_session(
+    ephemeral: &dyn EphemeralStore,
+    session: Session,
+    lifetime: Duration,
+) -> Result<String, EphemeralError> {
+    let id = random_token();
+    let value = serde_json::to_vec(&session).map_err(backend)?;
+    ephemeral.put(&session_key(&id), &value, lifetime).await?;
+    Ok(id)
+}
+
+pub async fn load_session(
+    ephemeral: &dyn EphemeralStore,
+    cookie: &str,
+) -> Result<Option<Session>, EphemeralError> {
+    match ephemeral.get(&session_key(cookie)).await? {
+        Some(value) => serde_json::from_slice(&value).map(Some).map_err(backend),
+        None => Ok(None),
+    }
+}
+
+pub async fn end_session(
+    ephemeral: &dyn EphemeralStore,
+    cookie: &str,
+) -> Result<(), EphemeralError> {
+    ephemeral.delete(&session_key(cookie)).await.map(drop)
+}
+
+/// What an authorization needs next from the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    Login,
+    Consent,
+    Issue,
+}
+
+/// OIDC Core §3.1.2.1: `prompt` and `max_age` decide whether the session may be used;
+/// consent is asked unless the client is first-party or a live grant already covers the scopes.
+pub fn next_step(
+    request: &AuthorizationRequest,
+    client: &Client,
+    session: Option<&Session>,
+    fresh_login: bool,
+    grant: Option<&Grant>,
+    now: OffsetDateTime,
+) -> Result<Next, OAuthError> {
+    let too_old = |s: &Session| {
+        request
+            .max_age
+            .is_some_and(|max| now.unix_timestamp() - s.auth_time > max as i64)
+    };
+    let usable = session.filter(|s| fresh_login || (!request.prompt.login && !too_old(s)));
+    if usable.is_none() {
+        if request.prompt.none {
+            return Err(OAuthError::new(
+                ErrorCode::LoginRequired,
+                Some("the user is not signed in".into()),
+            ));
+        }
+        return Ok(Next::Login);
+    }
+    let covered = grant.is_some_and(|g| request.scope.is_subset(&g.scopes));
+    if client.first_party || (covered && !request.prompt.consent) {
+        return Ok(Next::Issue);
+    }
+    if request.prompt.none {
+        return Err(OAuthError::new(
+            ErrorCode::ConsentRequired,
+            Some("the user has not consented".into()),
+        ));
+    }
+    Ok(Next::Consent)
+}
+
+/// Issues the code and builds the redirect to the client (RFC 6749 §4.1.2, RFC 9207 `iss`).
+pub async fn issue_code_redirect(
+    ephemeral: &dyn EphemeralStore,
+    issuer: &str,
+    request: &AuthorizationRequest,
+    session: &Session,
+    grant_id: Uuid,
+) -> Result<String, OAuthError> {
+    let code_grant = CodeGrant {
+        request: request.clone(),
+        user_id: session.user_id,
+        auth_time: session.auth_time,
+        grant_id,
+        family_id: Uuid::new_v4(),
+    };
+    let code = issue_code(ephemeral, &code_grant)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?;
+    Ok(redirect_with(
+        &request.redirect_uri,
+        &[
+            ("code", Some(code.as_str())),
+            ("state", request.state.as_deref()),
+            ("iss", Some(issuer)),
+        ],
+    ))
+}
+
+/// The error redirect (RFC 6749 §4.1.2.1 with RFC 9207 `iss`).
+pub fn error_redirect(
+    redirect_uri: &str,
+    state: Option<&str>,
+    error: &OAuthError,
+    issuer: &str,
+) -> String {
+    redirect_with(
+        redirect_uri,
+        &[
+            ("error", Some(error.code.as_str())),
+            ("error_description", error.public_description()),
+            ("state", state),
+            ("iss", Some(issuer)),
+        ],
+    )
+}
+
+/// Appends parameters to a registered redirect URI, keeping its own query (RFC 6749 §3.1.2).
+fn redirect_with(redirect_uri: &str, params: &[(&str, Option<&str>)]) -> String {
+    match Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in params {
+                    if let Some(value) = value {
+                        query.append_pair(name, value);
+                    }
+                }
+            }
+            url.to_string()
+        }
+        Err(_) => redirect_uri.to_owned(),
+    }
+}

@@ -1,0 +1,149 @@
+use async_trait::async_trait;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::PgStore;
+use crate::domain::{Email, User, Username};
+use crate::store::error::bounded;
+use crate::store::{StoreError, UserStore};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    username: String,
+    email: Option<String>,
+    email_verified: bool,
+    display_name: Option<String>,
+    password_hash: Option<String>,
+    claims: Json<serde_json::Map<String, serde_json::Value>>,
+    disabled: bool,
+    version: i64,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: row.id,
+            username: Username::parse(&row.username).map_err(StoreError::corrupt)?,
+            email: row
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            email_verified: row.email_verified,
+            display_name: row.display_name,
+            password_hash: row.password_hash,
+            claims: row.claims.0,
+            disabled: row.disabled,
+            version: row.version,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+#[async_trait]
+impl UserStore for PgStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "INSERT INTO users (id, username, email, email_verified, display_name, password_hash, \
+             claims, disabled, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(user.id)
+        .bind(user.username.as_str())
+        .bind(user.email.as_ref().map(Email::as_str))
+        .bind(user.email_verified)
+        .bind(user.display_name.as_deref())
+        .bind(user.password_hash.as_deref())
+        .bind(Json(&user.claims))
+        .bind(user.disabled)
+        .bind(user.version)
+        .bind(user.created_at)
+        .bind(user.updated_at);
+        bounded(self.timeout, query.execute(&self.pool))
+            .await
+            .map(drop)
+    }
+
+    async fn find_user(&self, id: Uuid) -> Result<User, StoreError> {
+        let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = $1").bind(id);
+        bounded(self.timeout, query.fetch_one(&self.pool))
+            .await?
+            .try_into()
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<User, StoreError> {
+        let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE username = $1")
+            .bind(username.as_str());
+        bounded(self.timeout, query.fetch_one(&self.pool))
+            .await?
+            .try_into()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users ORDER BY created_at, id");
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
+        let query = sqlx::query("DELETE FROM users WHERE id = $1").bind(id);
+        match bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected()
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2, version = version + 1 \
+             WHERE id = $3",
+        )
+        .bind(hash)
+        .bind(now)
+        .bind(id);
+        match bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected()
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: Uuid,
+        old_hash: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2 \
+             WHERE id = $3 AND password_hash = $4",
+        )
+        .bind(new_hash)
+        .bind(now)
+        .bind(id)
+        .bind(old_hash);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        Ok(affected > 0)
+    }
+}

@@ -1,0 +1,148 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{SqliteStore, from_unix, to_unix};
+use crate::domain::{Email, User, Username};
+use crate::store::error::bounded;
+use crate::store::{StoreError, UserStore};
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: String,
+    username: String,
+    email: Option<String>,
+    email_verified: bool,
+    display_name: Option<String>,
+    password_hash: Option<String>,
+    claims: String,
+    disabled: bool,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: Uuid::parse_str(&row.id).map_err(StoreError::corrupt)?,
+            username: Username::parse(&row.username).map_err(StoreError::corrupt)?,
+            email: row
+                .email
+                .as_deref()
+                .map(Email::parse)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
+            email_verified: row.email_verified,
+            display_name: row.display_name,
+            password_hash: row.password_hash,
+            claims: serde_json::from_str(&row.claims).map_err(StoreError::corrupt)?,
+            disabled: row.disabled,
+            version: row.version,
+            created_at: from_unix(row.created_at)?,
+            updated_at: from_unix(row.updated_at)?,
+        })
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let claims = serde_json::to_string(&user.claims).map_err(StoreError::corrupt)?;
+        let query = sqlx::query(
+            "INSERT INTO users (id, username, email, email_verified, display_name, password_hash, \
+             claims, disabled, version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(user.id.to_string())
+        .bind(user.username.as_str())
+        .bind(user.email.as_ref().map(Email::as_str))
+        .bind(user.email_verified)
+        .bind(user.display_name.as_deref())
+        .bind(user.password_hash.as_deref())
+        .bind(claims)
+        .bind(user.disabled)
+        .bind(user.version)
+        .bind(to_unix(user.created_at))
+        .bind(to_unix(user.updated_at));
+        bounded(self.timeout, query.execute(&self.pool))
+            .await
+            .map(drop)
+    }
+
+    async fn find_user(&self, id: Uuid) -> Result<User, StoreError> {
+        let query =
+            sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = ?").bind(id.to_string());
+        bounded(self.timeout, query.fetch_one(&self.pool))
+            .await?
+            .try_into()
+    }
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<User, StoreError> {
+        let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE username = ?")
+            .bind(username.as_str());
+        bounded(self.timeout, query.fetch_one(&self.pool))
+            .await?
+            .try_into()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users ORDER BY created_at, id");
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
+        let query = sqlx::query("DELETE FROM users WHERE id = ?").bind(id.to_string());
+        match bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected()
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE users SET password_hash = ?, updated_at = ?, version = version + 1 WHERE id = ?",
+        )
+        .bind(hash)
+        .bind(to_unix(now))
+        .bind(id.to_string());
+        match bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected()
+        {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        id: Uuid,
+        old_hash: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query(
+            "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ? AND password_hash = ?",
+        )
+        .bind(new_hash)
+        .bind(to_unix(now))
+        .bind(id.to_string())
+        .bind(old_hash);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        Ok(affected > 0)
+    }
+}

@@ -1,0 +1,40 @@
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::StoreError;
+use crate::domain::{User, Username};
+
+/// People who sign in. Deleting a user deletes their grants and refresh tokens with them.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user; a taken username is a `Conflict`.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+
+    async fn find_user(&self, id: Uuid) -> Result<User, StoreError>;
+
+    async fn find_user_by_username(&self, username: &Username) -> Result<User, StoreError>;
+
+    /// Every user, oldest first.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+
+    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;
+
+    /// Replaces the password hash (an admin reset or the user's own change).
+    async fn set_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces `old_hash` by `new_hash` (made with current parameters) only if the stored
+    /// hash is still `old_hash`, so an upgrade at login never undoes a reset made meanwhile.
+    async fn upgrade_password_hash(
+        &self,
+        id: Uuid,
+        old_hash: &str,
+        new_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+}
