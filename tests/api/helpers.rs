@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use actix_web::web;
 use gatehouse::admin::clients::{NewClient, create_client};
+use gatehouse::admin::users::{NewUser, create_user};
 use gatehouse::clock::{Clock, FixedClock};
 use gatehouse::config::{BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, Settings};
+use gatehouse::crypto::Password;
 use gatehouse::crypto::random_bytes;
+use gatehouse::domain::User;
 use gatehouse::startup::Application;
 use gatehouse::state::AppState;
 use serde_json::Value;
@@ -87,6 +90,27 @@ impl TestApp {
             id: created.client.id.to_string(),
             secret: created.secret.map(|s| s.expose().to_owned()),
         }
+    }
+
+    /// Creates a user with a password, the way the admin API does.
+    pub async fn create_user(&self, username: &str, password: &str) -> User {
+        let request = NewUser {
+            username: username.into(),
+            email: Some(format!("{username}@example.com")),
+            email_verified: true,
+            display_name: Some(format!("{username} Example")),
+            ..NewUser::default()
+        };
+        create_user(
+            self.state.db.as_ref(),
+            &self.state.passwords,
+            request,
+            Some(Password::new(password.into())),
+            "test",
+            self.clock.now(),
+        )
+        .await
+        .expect("the user is created")
     }
 
     /// POSTs `form` as `application/x-www-form-urlencoded`, with HTTP Basic when given.
@@ -186,6 +210,9 @@ pub async fn test_settings(backend: Backend, dir: &tempfile::TempDir) -> Option<
     settings.server.bind = BindAddress::from_socket_addr(([127, 0, 0, 1], 0).into());
     settings.keys.encryption_key = Some(EncryptionKey::from_bytes(random_bytes::<32>()));
     settings.keys.encryption_key_file = dir.path().join("keys/encryption.key");
+    // Cheap argon2 parameters: the tests check behaviour, the benchmark checks cost.
+    settings.passwords.memory_kib = 64;
+    settings.passwords.iterations = 1;
     match backend {
         Backend::Embedded => {
             let file = dir.path().join("gatehouse.db");

@@ -3,6 +3,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod flow;
 mod helpers;
 mod jose;
 
@@ -13,5 +14,6 @@ mod jwks;
 mod metrics;
 mod revoke;
 mod token;
+mod token_authorization_code;
 mod token_client_credentials;
 mod token_private_key_jwt;
