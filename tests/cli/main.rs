@@ -11,6 +11,7 @@ use serde_json::Value;
 mod clients;
 mod config_errors;
 mod embedded;
+mod users;
 
 /// `gatehouse ARGS` in `dir`, with no `GATEHOUSE_*` variable inherited from the caller.
 pub fn gatehouse(dir: &Path) -> Command {

@@ -10,3 +10,4 @@ mod durable;
 mod ephemeral;
 mod keyring;
 mod migrations;
+mod users;

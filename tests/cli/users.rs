@@ -1,0 +1,164 @@
+//! `gatehouse users …` against the embedded database: passwords only ever from standard input.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use serde_json::Value;
+
+use crate::{gatehouse, run, stderr_of};
+
+/// `gatehouse ARGS` with `stdin` written to its standard input.
+fn run_with_stdin(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = gatehouse(dir)
+        .args(args)
+        // cheap argon2: this checks the commands, not the cost
+        .env("GATEHOUSE_PASSWORDS__MEMORY_KIB", "64")
+        .env("GATEHOUSE_PASSWORDS__ITERATIONS", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(output.status.success(), "{}", stderr_of(output));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+const CREATE_ANN: [&str; 10] = [
+    "users",
+    "create",
+    "--username",
+    "Ann",
+    "--email",
+    "ann@example.com",
+    "--name",
+    "Ann Example",
+    "--password-stdin",
+    "--output",
+];
+
+#[test]
+fn create_reads_the_password_from_stdin_and_never_prints_a_hash() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run_with_stdin(
+        dir.path(),
+        &[&CREATE_ANN[..], &["json"]].concat(),
+        "a long passphrase\n",
+    );
+    let created = json_of(&output);
+
+    assert_eq!(
+        created["username"], "ann",
+        "usernames are stored lower-cased"
+    );
+    assert_eq!(created["email"], "ann@example.com");
+    assert_eq!(created["display_name"], "Ann Example");
+    assert!(created["id"].as_str().unwrap().len() == 36);
+    let everything = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        stderr_of(&output)
+    );
+    assert!(!everything.contains("argon2") && !everything.contains("passphrase"));
+
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["users", "show", "ann", "--output", "json"])
+    ));
+    assert_eq!(shown, created);
+    let listed = json_of(&run(
+        gatehouse(dir.path()).args(["users", "list", "--output", "json"])
+    ));
+    assert_eq!(listed, serde_json::json!([created]));
+}
+
+#[test]
+fn a_common_or_short_password_is_refused_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+
+    for weak in ["password1\n", "short\n"] {
+        let output = run_with_stdin(dir.path(), &[&CREATE_ANN[..], &["json"]].concat(), weak);
+        assert!(!output.status.success());
+        assert!(
+            stderr_of(&output).contains("password"),
+            "{}",
+            stderr_of(&output)
+        );
+    }
+
+    let listed = json_of(&run(
+        gatehouse(dir.path()).args(["users", "list", "--output", "json"])
+    ));
+    assert_eq!(listed, serde_json::json!([]));
+}
+
+#[test]
+fn a_taken_username_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [&CREATE_ANN[..], &["json"]].concat();
+    json_of(&run_with_stdin(dir.path(), &args, "a long passphrase\n"));
+
+    let again = run_with_stdin(dir.path(), &args, "another long passphrase\n");
+
+    assert!(!again.status.success());
+    assert!(
+        stderr_of(&again).contains("username is taken"),
+        "{}",
+        stderr_of(&again)
+    );
+}
+
+#[test]
+fn set_password_takes_stdin_and_delete_removes_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json_of(&run_with_stdin(
+        dir.path(),
+        &[&CREATE_ANN[..], &["json"]].concat(),
+        "a long passphrase\n",
+    ));
+    let id = created["id"].as_str().unwrap();
+
+    let set = run_with_stdin(
+        dir.path(),
+        &["users", "set-password", id, "--password-stdin"],
+        "a brand new passphrase\n",
+    );
+    assert!(set.status.success(), "{}", stderr_of(&set));
+    let weak = run_with_stdin(
+        dir.path(),
+        &["users", "set-password", "ann", "--password-stdin"],
+        "qwertyuiop\n",
+    );
+    assert!(!weak.status.success(), "a common password is refused");
+
+    let deleted = run(gatehouse(dir.path()).args(["users", "delete", "ann"]));
+    assert!(deleted.status.success(), "{}", stderr_of(&deleted));
+    let shown = run(gatehouse(dir.path()).args(["users", "show", id]));
+    assert!(!shown.status.success());
+}
+
+#[test]
+fn set_password_refuses_a_password_argument() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run(gatehouse(dir.path()).args([
+        "users",
+        "set-password",
+        "ann",
+        "--password",
+        "secret123",
+    ]));
+
+    assert!(!output.status.success());
+    assert!(!stderr_of(&output).contains("secret123"));
+}
