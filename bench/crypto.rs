@@ -1,11 +1,15 @@
-//! Micro-benchmark of the two costs on the client_credentials path: verifying a client secret
-//! and signing an access token. `cargo bench --bench crypto` (release profile). Prints the median
-//! of 25 batches per operation, so one noisy batch does not move the figure.
+//! Micro-benchmark of the two costs on the client_credentials path (verifying a client secret,
+//! signing an access token) and of the cost of a login (one argon2id verification).
+//! `cargo bench --bench crypto` (release profile). Prints the median of 25 batches per
+//! operation, so one noisy batch does not move the figure.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use gatehouse::crypto::{PlainSecret, SigningAlgorithm, SigningKey, sign_jwt};
+use gatehouse::config::PasswordSettings;
+use gatehouse::crypto::{
+    Password, PasswordHasher, PlainSecret, SigningAlgorithm, SigningKey, sign_jwt,
+};
 use serde_json::json;
 
 const BATCHES: usize = 25;
@@ -69,5 +73,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }),
         );
     }
+    password_verification()
+}
+
+/// One argon2id verification with the default `passwords.*` settings (OWASP: m=19456 KiB, t=2,
+/// p=1), through the bulkhead and the blocking pool, as a login pays it.
+fn password_verification() -> Result<(), Box<dyn std::error::Error>> {
+    let settings = PasswordSettings::default();
+    let hasher = PasswordHasher::new(&settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let password = Password::new("correct horse battery staple".into());
+    let hash = runtime.block_on(hasher.hash(&password))?;
+    let name = format!(
+        "argon2id verification (m={} KiB, t={}, p={})",
+        settings.memory_kib, settings.iterations, settings.parallelism
+    );
+    report(
+        &name,
+        median_per_call(4, || {
+            black_box(runtime.block_on(hasher.verify(&password, Some(&hash))).ok());
+        }),
+    );
     Ok(())
 }

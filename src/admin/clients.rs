@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{AdminError, Problems, audit};
-use crate::crypto::PlainSecret;
+use crate::crypto::{PlainSecret, SigningAlgorithm};
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, Scope, ScopeSet,
 };
@@ -37,6 +37,7 @@ pub struct NewClient {
     pub audiences: Vec<String>,
     pub token_endpoint_auth_method: Option<String>,
     pub access_token_ttl_secs: Option<u32>,
+    pub id_token_signed_response_alg: Option<String>,
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub first_party: bool,
@@ -216,6 +217,13 @@ pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Cl
             format!("must be 1 to {MAX_ACCESS_TOKEN_TTL_SECS}"),
         );
     }
+    let id_token_alg = match request.id_token_signed_response_alg.as_deref() {
+        Some(alg) => problems.check(
+            "id_token_signed_response_alg",
+            SigningAlgorithm::parse(alg).ok_or_else(|| "must be RS256, ES256 or EdDSA".to_owned()),
+        ),
+        None => None,
+    };
     let jwks = match (auth_method, request.jwks) {
         (Some(AuthMethod::PrivateKeyJwt), Some(jwks)) => {
             problems.check("jwks", check_public_jwks(&jwks).map(|()| jwks))
@@ -246,6 +254,7 @@ pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Cl
         audiences,
         jwks,
         access_token_ttl_secs: request.access_token_ttl_secs,
+        id_token_signed_response_alg: id_token_alg,
         first_party: request.first_party,
         version: 1,
         created_at: now,

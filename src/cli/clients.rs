@@ -15,7 +15,7 @@ use crate::store;
 #[derive(Debug, Subcommand)]
 pub enum ClientsCommand {
     /// Register a client; prints its id and, once, its secret.
-    Create(CreateArgs),
+    Create(Box<CreateArgs>),
     /// List registered clients.
     List {
         #[arg(long, value_enum, default_value_t)]
@@ -67,6 +67,9 @@ pub struct CreateArgs {
     auth_method: Option<String>,
     #[arg(long = "access-token-ttl", value_name = "SECONDS")]
     access_token_ttl: Option<u32>,
+    /// The algorithm of its ID tokens: RS256 (the default), ES256 or EdDSA.
+    #[arg(long = "id-token-alg", value_name = "ALG")]
+    id_token_alg: Option<String>,
     /// The client's public keys for private_key_jwt: a file holding a JWK Set.
     #[arg(long, value_name = "FILE")]
     jwks: Option<PathBuf>,
@@ -186,6 +189,7 @@ impl CreateArgs {
             audiences: self.audiences,
             token_endpoint_auth_method: self.auth_method,
             access_token_ttl_secs: self.access_token_ttl,
+            id_token_signed_response_alg: self.id_token_alg,
             jwks,
             first_party: self.first_party,
         })

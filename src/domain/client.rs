@@ -240,6 +240,9 @@ pub struct Client {
     /// Its public keys, for `private_key_jwt` (a JWK Set, RFC 7517 §5).
     pub jwks: Option<serde_json::Value>,
     pub access_token_ttl_secs: Option<u32>,
+    /// The algorithm of its ID tokens (OIDC Registration `id_token_signed_response_alg`);
+    /// `None` for the deployment's default.
+    pub id_token_signed_response_alg: Option<crate::crypto::SigningAlgorithm>,
     /// First-party clients skip the consent page.
     pub first_party: bool,
     /// Bumped by every change; the admin API's `ETag`.

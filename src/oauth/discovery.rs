@@ -24,7 +24,20 @@ pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
                 .flat_map(|c| c.scopes.iter().map(|s| s.as_str())),
         )
         .collect();
-    let id_token_algs = [state.settings.tokens.id_token_algorithm.as_str()];
+    // The default first; a client may ask for any other algorithm the ring holds a key for.
+    let default_alg = state.settings.tokens.id_token_algorithm;
+    let id_token_algs: Vec<&str> = std::iter::once(default_alg)
+        .chain(
+            state
+                .settings
+                .keys
+                .algorithms
+                .iter()
+                .copied()
+                .filter(|a| *a != default_alg),
+        )
+        .map(|a| a.as_str())
+        .collect();
     let auth_methods: Vec<&str> = AuthMethod::ALL.iter().map(|m| m.as_str()).collect();
     // Introspection needs a client that can authenticate; a public client may still revoke its
     // own tokens (RFC 7009 §5).

@@ -7,8 +7,10 @@ mod flow;
 mod helpers;
 mod jose;
 
+mod bulkhead;
 mod discovery;
 mod health;
+mod id_token;
 mod introspect;
 mod jwks;
 mod metrics;

@@ -95,7 +95,9 @@ pub async fn exchange(
                 nonce: request.nonce.as_deref(),
                 auth_time: grant.auth_time,
                 access_token: &access_token,
-                algorithm: state.settings.tokens.id_token_algorithm,
+                algorithm: client
+                    .id_token_signed_response_alg
+                    .unwrap_or(state.settings.tokens.id_token_algorithm),
                 now,
             },
         )?)

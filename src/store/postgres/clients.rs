@@ -4,6 +4,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::PgStore;
+use crate::crypto::SigningAlgorithm;
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, ScopeSet,
 };
@@ -22,6 +23,7 @@ struct ClientRow {
     post_logout_redirect_uris: Json<Vec<RedirectUri>>,
     audiences: Json<Vec<Audience>>,
     jwks: Option<Json<serde_json::Value>>,
+    id_token_signed_response_alg: Option<String>,
     access_token_ttl_secs: Option<i32>,
     first_party: bool,
     version: i64,
@@ -44,6 +46,11 @@ impl TryFrom<ClientRow> for Client {
             redirect_uris: row.redirect_uris.0,
             post_logout_redirect_uris: row.post_logout_redirect_uris.0,
             audiences: row.audiences.0,
+            id_token_signed_response_alg: row
+                .id_token_signed_response_alg
+                .as_deref()
+                .map(|alg| SigningAlgorithm::parse(alg).ok_or_else(|| StoreError::corrupt(alg)))
+                .transpose()?,
             jwks: row.jwks.map(|j| j.0),
             access_token_ttl_secs: row
                 .access_token_ttl_secs
@@ -102,8 +109,9 @@ impl ClientStore for PgStore {
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
-                 access_token_ttl_secs, first_party, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 access_token_ttl_secs, id_token_signed_response_alg, first_party, version, created_at, \
+                 updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -116,6 +124,7 @@ impl ClientStore for PgStore {
             .bind(Json(&client.audiences))
             .bind(client.jwks.as_ref().map(Json))
             .bind(ttl)
+            .bind(client.id_token_signed_response_alg.map(SigningAlgorithm::as_str))
             .bind(client.first_party)
             .bind(client.version)
             .bind(client.created_at)

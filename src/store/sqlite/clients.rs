@@ -3,6 +3,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{SqliteStore, from_unix, to_unix};
+use crate::crypto::SigningAlgorithm;
 use crate::domain::{AuthMethod, Client, ClientId, ClientType};
 use crate::store::error::bounded;
 use crate::store::{ClientSecretRecord, ClientStore, StoreError};
@@ -19,6 +20,7 @@ struct ClientRow {
     post_logout_redirect_uris: String,
     audiences: String,
     jwks: Option<String>,
+    id_token_signed_response_alg: Option<String>,
     access_token_ttl_secs: Option<i64>,
     first_party: bool,
     version: i64,
@@ -45,6 +47,11 @@ impl TryFrom<ClientRow> for Client {
             redirect_uris: json(&row.redirect_uris)?,
             post_logout_redirect_uris: json(&row.post_logout_redirect_uris)?,
             audiences: json(&row.audiences)?,
+            id_token_signed_response_alg: row
+                .id_token_signed_response_alg
+                .as_deref()
+                .map(|alg| SigningAlgorithm::parse(alg).ok_or_else(|| StoreError::corrupt(alg)))
+                .transpose()?,
             jwks: row.jwks.as_deref().map(json).transpose()?,
             access_token_ttl_secs: row
                 .access_token_ttl_secs
@@ -101,8 +108,9 @@ impl ClientStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
-                 access_token_ttl_secs, first_party, version, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 access_token_ttl_secs, id_token_signed_response_alg, first_party, version, created_at, \
+                 updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -115,6 +123,7 @@ impl ClientStore for SqliteStore {
             .bind(to_json(&client.audiences))
             .bind(client.jwks.as_ref().map(to_json))
             .bind(client.access_token_ttl_secs.map(i64::from))
+            .bind(client.id_token_signed_response_alg.map(SigningAlgorithm::as_str))
             .bind(client.first_party)
             .bind(client.version)
             .bind(to_unix(client.created_at))
