@@ -14,6 +14,7 @@ mod id_token;
 mod introspect;
 mod jwks;
 mod metrics;
+mod password_upgrade;
 mod revoke;
 mod token;
 mod token_authorization_code;

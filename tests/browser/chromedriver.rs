@@ -1,0 +1,117 @@
+//! One chromedriver process per test, and a headless Chromium session on it.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+/// Debian's `chromium-driver` and `chromium` packages install these.
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Whether chromedriver is installed. Its absence skips the test with a notice, or fails it
+/// under `CI=true` (`.ci/run` installs it).
+pub fn available() -> bool {
+    if Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{CHROMEDRIVER} is missing, but CI=true: the browser tests must run in CI");
+    }
+    static NOTICE: Once = Once::new();
+    NOTICE.call_once(|| {
+        eprintln!("notice: skipping browser tests: {CHROMEDRIVER} is not installed");
+    });
+    false
+}
+
+/// A running chromedriver, killed when dropped (also when the test panics).
+pub struct ChromeDriver {
+    child: Child,
+    port: u16,
+}
+
+impl ChromeDriver {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        // The guard exists before the wait, so a chromedriver that never listens is still killed.
+        let mut driver = Self { child, port };
+        driver.wait_until_listening().await;
+        driver
+    }
+
+    /// Polls the port until chromedriver accepts connections: at most 100 attempts, 50 ms apart.
+    async fn wait_until_listening(&mut self) {
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("chromedriver's status") {
+                panic!("chromedriver exited before listening: {status}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "chromedriver is not listening on port {} after 5 s",
+            self.port
+        );
+    }
+
+    /// A new headless Chromium session whose profile lives in `profile`.
+    pub async fn session(&self, profile: &Path) -> Client {
+        let options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1024,768",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        });
+        let mut capabilities = Capabilities::new();
+        capabilities.insert("goog:chromeOptions".into(), options);
+        // chromedriver speaks plain HTTP on loopback: no TLS connector needed.
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("chromedriver opens a Chromium session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nobody listens on right now, for chromedriver's `--port`.
+fn free_port() -> u16 {
+    TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|listener| listener.local_addr())
+        .expect("a free local port")
+        .port()
+}
