@@ -7,34 +7,8 @@ use uuid::Uuid;
 
 use super::{AdminError, Problems, audit};
 use crate::crypto::{Password, PasswordHasher};
-use crate::domain::{Email, User, Username};
+use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
 use crate::store::{Database, StoreError};
-
-/// Claims an admin may not set by hand: the ones Gatehouse itself derives.
-const RESERVED_CLAIMS: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "auth_time",
-    "nonce",
-    "azp",
-    "at_hash",
-    "c_hash",
-    "acr",
-    "amr",
-    "sid",
-    "scope",
-    "client_id",
-    "email",
-    "email_verified",
-    "name",
-    "preferred_username",
-    "updated_at",
-];
 
 /// What a caller asks for when creating a user; checked by [`validate_new_user`].
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -8,4 +8,4 @@ pub use self::client::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
 };
 pub use self::scope::{Scope, ScopeSet};
-pub use self::user::{Email, User, Username};
+pub use self::user::{Email, RESERVED_CLAIMS, User, Username};

@@ -113,6 +113,32 @@ impl fmt::Display for Email {
     }
 }
 
+/// Claims Gatehouse derives itself: a user's own claims may never set or override them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "auth_time",
+    "nonce",
+    "azp",
+    "at_hash",
+    "c_hash",
+    "acr",
+    "amr",
+    "sid",
+    "scope",
+    "client_id",
+    "email",
+    "email_verified",
+    "name",
+    "preferred_username",
+    "updated_at",
+];
+
 /// A person. `id` is the `sub` of every token about them: random, stable and never reused.
 #[derive(Clone, PartialEq, Serialize)]
 pub struct User {

@@ -8,37 +8,12 @@ use time::OffsetDateTime;
 
 use super::OAuthError;
 use crate::crypto::{SigningAlgorithm, sign_jwt};
-use crate::domain::{ScopeSet, User};
+use crate::domain::{RESERVED_CLAIMS, ScopeSet, User};
 use crate::keyring::KeyRing;
 
 /// How long an ID token is valid: it proves a sign-in to the client, which should act on it at
 /// once.
 pub const ID_TOKEN_LIFETIME_SECS: i64 = 300;
-
-/// Claims every token or userinfo response may carry but that user-defined claims must never
-/// override.
-const PROTECTED: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "jti",
-    "auth_time",
-    "nonce",
-    "azp",
-    "at_hash",
-    "c_hash",
-    "acr",
-    "amr",
-    "sid",
-    "email",
-    "email_verified",
-    "name",
-    "preferred_username",
-    "updated_at",
-];
 
 /// The claims `scopes` release about `user` (OIDC Core §5.4), beyond `sub`.
 pub fn user_claims(user: &User, scopes: &ScopeSet) -> Map<String, Value> {
@@ -50,7 +25,7 @@ pub fn user_claims(user: &User, scopes: &ScopeSet) -> Map<String, Value> {
         }
         claims.insert("updated_at".into(), json!(user.updated_at.unix_timestamp()));
         for (name, value) in &user.claims {
-            if !PROTECTED.contains(&name.as_str()) {
+            if !RESERVED_CLAIMS.contains(&name.as_str()) {
                 claims.insert(name.clone(), value.clone());
             }
         }
