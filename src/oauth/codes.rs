@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::authorize::AuthorizationRequest;
@@ -26,6 +27,15 @@ pub struct CodeGrant {
     pub grant_id: Uuid,
     /// Shared by every token this code leads to, so a replay revokes them together.
     pub family_id: Uuid,
+}
+
+/// What the store holds. The expiry travels with the grant and is checked against the service's
+/// `now`: the store's own TTL runs on its clock (Redis's), not on the one decisions use.
+#[derive(Serialize, Deserialize)]
+struct StoredCode {
+    grant: CodeGrant,
+    /// Unix seconds from which the code is refused.
+    expires_at: i64,
 }
 
 /// What presenting a code found.
@@ -51,22 +61,32 @@ fn used_key(code: &str) -> String {
 pub async fn issue_code(
     ephemeral: &dyn EphemeralStore,
     grant: &CodeGrant,
+    now: OffsetDateTime,
 ) -> Result<String, EphemeralError> {
     let code = random_token();
-    let value = serde_json::to_vec(grant).map_err(|e| EphemeralError::Backend(e.into()))?;
+    let stored = StoredCode {
+        grant: grant.clone(),
+        expires_at: (now + CODE_LIFETIME).unix_timestamp(),
+    };
+    let value = serde_json::to_vec(&stored).map_err(|e| EphemeralError::Backend(e.into()))?;
     ephemeral
         .put(&live_key(&code), &value, CODE_LIFETIME)
         .await?;
     Ok(code)
 }
 
+/// Consumes `code`. A code past its lifetime at `now` is `Unknown`, whatever the store says.
 pub async fn redeem_code(
     ephemeral: &dyn EphemeralStore,
     code: &str,
+    now: OffsetDateTime,
 ) -> Result<Redemption, EphemeralError> {
     if let Some(value) = ephemeral.take(&live_key(code)).await? {
-        let grant: CodeGrant =
+        let StoredCode { grant, expires_at } =
             serde_json::from_slice(&value).map_err(|e| EphemeralError::Backend(e.into()))?;
+        if now.unix_timestamp() >= expires_at {
+            return Ok(Redemption::Unknown);
+        }
         let marker = serde_json::json!({"grant_id": grant.grant_id, "family_id": grant.family_id});
         ephemeral
             .put(

@@ -26,6 +26,15 @@ pub struct Session {
     pub auth_time: i64,
 }
 
+impl Session {
+    /// Whether the session still holds at `now`: it lasts `lifetime` from the sign-in. Checked
+    /// here as well as by the store's TTL, which runs on the store's clock (Redis's).
+    pub fn is_live(&self, now: OffsetDateTime, lifetime: Duration) -> bool {
+        let lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+        now.unix_timestamp().saturating_sub(self.auth_time) < lifetime
+    }
+}
+
 /// An authorization waiting for the person. Bound to the browser that started it by a cookie
 /// whose digest is kept here, so a form posted from another browser (login CSRF) is refused.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +44,8 @@ pub struct Interaction {
     browser_binding: String,
     /// Set once the person has signed in during this interaction.
     pub session: Option<Session>,
+    /// Unix seconds from which the interaction is over; saving it again does not move this.
+    expires_at: i64,
 }
 
 impl Interaction {
@@ -49,6 +60,12 @@ impl Interaction {
         let csrf_ok =
             csrf_token.is_some_and(|t| constant_time_eq(t.as_bytes(), self.csrf_token.as_bytes()));
         binding_ok && csrf_ok
+    }
+
+    /// Whether the person may still answer at `now`. Checked here as well as by the store's
+    /// TTL, which runs on the store's clock (Redis's).
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        now.unix_timestamp() < self.expires_at
     }
 }
 
@@ -70,6 +87,7 @@ pub async fn start_interaction(
     ephemeral: &dyn EphemeralStore,
     request: AuthorizationRequest,
     session: Option<Session>,
+    now: OffsetDateTime,
 ) -> Result<(String, String, Interaction), EphemeralError> {
     let (id, binding) = (random_token(), random_token());
     let interaction = Interaction {
@@ -77,6 +95,7 @@ pub async fn start_interaction(
         csrf_token: random_token(),
         browser_binding: sha256_hex(binding.as_bytes()),
         session,
+        expires_at: (now + INTERACTION_LIFETIME).unix_timestamp(),
     };
     save_interaction(ephemeral, &id, &interaction).await?;
     Ok((id, binding, interaction))
@@ -196,6 +215,7 @@ pub async fn issue_code_redirect(
     request: &AuthorizationRequest,
     session: &Session,
     grant_id: Uuid,
+    now: OffsetDateTime,
 ) -> Result<String, OAuthError> {
     let code_grant = CodeGrant {
         request: request.clone(),
@@ -204,7 +224,7 @@ pub async fn issue_code_redirect(
         grant_id,
         family_id: Uuid::new_v4(),
     };
-    let code = issue_code(ephemeral, &code_grant)
+    let code = issue_code(ephemeral, &code_grant, now)
         .await
         .map_err(OAuthError::temporarily_unavailable)?;
     Ok(redirect_with(

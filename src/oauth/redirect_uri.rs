@@ -16,27 +16,39 @@ pub fn find_registered<'a>(
         .find(|uri| uri.as_str() == requested || same_loopback_but_port(uri.as_str(), requested))
 }
 
-/// Both are `http` on the same loopback IP literal with the same path and query; only the port
-/// may differ. `localhost` is not covered (RFC 8252 §8.3: it may not resolve to loopback).
+/// The two are the same string once the port is taken out of each, and the registered one is
+/// `http` on a loopback IP literal. The comparison is on the strings, not on parsed URLs: a
+/// parser would equate `/x/../cb` with `/cb`, `127.1` with `127.0.0.1` or `HTTP:` with `http:`,
+/// and RFC 9700 §4.1.3 allows no difference but the port. `localhost` is not covered
+/// (RFC 8252 §8.3: it may not resolve to loopback).
 fn same_loopback_but_port(registered: &str, requested: &str) -> bool {
-    let (Ok(a), Ok(b)) = (Url::parse(registered), Url::parse(requested)) else {
+    let (Some(a), Some(b)) = (without_port(registered), without_port(requested)) else {
         return false;
     };
-    let loopback_ip = |u: &Url| match u.host() {
+    let loopback_ip = Url::parse(registered).is_ok_and(|u| match u.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         _ => false,
+    });
+    a == b && loopback_ip && Url::parse(requested).is_ok()
+}
+
+/// `http://HOST:PORT/rest` as `("HOST", "/rest")`; the port is optional.
+fn without_port(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (authority, tail) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+    let host = match authority.rsplit_once(':') {
+        // `[::1]` has colons of its own; a port follows the bracket.
+        Some((host, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (host.ends_with(']') || !host.contains(':')) =>
+        {
+            host
+        }
+        _ => authority,
     };
-    a.scheme() == "http"
-        && b.scheme() == "http"
-        && loopback_ip(&a)
-        && a.host() == b.host()
-        && a.username() == b.username()
-        && a.password().is_none()
-        && b.password().is_none()
-        && a.path() == b.path()
-        && a.query() == b.query()
-        && b.fragment().is_none()
+    Some((host, tail))
 }
 
 #[cfg(test)]
@@ -77,5 +89,27 @@ mod tests {
         assert!(find_registered(&registered, "http://127.0.0.1:51234/other").is_none());
         assert!(find_registered(&registered, "http://localhost:51234/native/cb").is_none());
         assert!(find_registered(&registered, "http://user@127.0.0.1:5/native/cb").is_none());
+    }
+
+    #[test]
+    fn loopback_redirects_differ_by_the_port_only() {
+        let registered = registered();
+        for variant in [
+            "http://127.0.0.1:51234/x/../native/cb",
+            "http://127.1:51234/native/cb",
+            "HTTP://127.0.0.1:51234/native/cb",
+            "http://127.0.0.1:51234/native/c\tb",
+            "http://127.0.0.1:99999/native/cb",
+            "http://127.0.0.1:/native/cb",
+            "http://127.0.0.1:51234/native/cb#x",
+        ] {
+            assert!(find_registered(&registered, variant).is_none(), "{variant}");
+        }
+        let ipv6 = [RedirectUri::parse("http://[::1]/cb").unwrap()];
+        assert!(find_registered(&ipv6, "http://[::1]:51234/cb").is_some());
+        assert!(find_registered(&ipv6, "http://[::1]:51234/other").is_none());
+        let with_port = [RedirectUri::parse("http://127.0.0.1:8080/cb").unwrap()];
+        assert!(find_registered(&with_port, "http://127.0.0.1:51234/cb").is_some());
+        assert!(find_registered(&with_port, "http://127.0.0.1/cb").is_some());
     }
 }

@@ -7,13 +7,18 @@ mod flow;
 mod helpers;
 mod jose;
 
+mod authorize;
+mod authorize_prompt;
 mod bulkhead;
+mod consent;
 mod discovery;
 mod health;
 mod id_token;
 mod introspect;
 mod jwks;
+mod login;
 mod metrics;
+mod pages;
 mod password_upgrade;
 mod revoke;
 mod token;

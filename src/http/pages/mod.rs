@@ -98,7 +98,7 @@ async fn proceed(
         (Err(error), _) => redirect_error(state, &request, &error),
         (Ok(Next::Issue), Some((_, session))) => complete(state, client, &request, &session).await,
         (Ok(Next::Consent), Some((user, session))) => {
-            match start_interaction(state.ephemeral.as_ref(), request, Some(session)).await {
+            match start_interaction(state.ephemeral.as_ref(), request, Some(session), now).await {
                 Ok((id, binding, interaction)) => {
                     let mut response = consent_page(client, &user, &interaction, &id);
                     cookies.attach(&mut response, cookies.binding_cookie(&binding));
@@ -107,7 +107,7 @@ async fn proceed(
                 Err(_) => unavailable_page(),
             }
         }
-        (Ok(_), _) => match start_interaction(state.ephemeral.as_ref(), request, None).await {
+        (Ok(_), _) => match start_interaction(state.ephemeral.as_ref(), request, None, now).await {
             Ok((id, binding, interaction)) => {
                 let mut response = login_page(client, &interaction, &id, "", None, StatusCode::OK);
                 cookies.attach(&mut response, cookies.binding_cookie(&binding));
@@ -251,6 +251,7 @@ async fn complete(
         request,
         session,
         grant.id,
+        now,
     )
     .await
     {
@@ -269,8 +270,8 @@ async fn open_interaction(
 ) -> Result<(FormRequest, Interaction, Client), HttpResponse> {
     let form = read_form(req, body).map_err(|e| error_page(&e))?;
     let interaction = match load_interaction(state.ephemeral.as_ref(), id).await {
-        Ok(Some(interaction)) => interaction,
-        Ok(None) => return Err(expired_page()),
+        Ok(Some(interaction)) if interaction.is_live(state.clock.now()) => interaction,
+        Ok(_) => return Err(expired_page()),
         Err(_) => return Err(unavailable_page()),
     };
     if !interaction.accepts(cookies.binding(req), form.get("csrf_token")) {
@@ -314,6 +315,10 @@ async fn signed_in_user(
     else {
         return Ok(None);
     };
+    let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
+    if !session.is_live(state.clock.now(), lifetime) {
+        return Ok(None);
+    }
     Ok(state
         .db
         .find_user(session.user_id)

@@ -23,8 +23,9 @@ pub async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let code = form.require("code")?;
     let redirect_uri = form.require("redirect_uri")?;
-    let verifier = form.require("code_verifier")?;
-    let grant = match redeem_code(state.ephemeral.as_ref(), code)
+    // Checked after the code is consumed: a code presented without its verifier is spent too.
+    let verifier = form.get("code_verifier");
+    let grant = match redeem_code(state.ephemeral.as_ref(), code, now)
         .await
         .map_err(OAuthError::temporarily_unavailable)?
     {
@@ -56,6 +57,12 @@ pub async fn exchange(
             "redirect_uri differs from the authorization request",
         ));
     }
+    // RFC 7636 §4.6; a code always has a challenge, so a missing verifier cannot match it.
+    let Some(verifier) = verifier else {
+        return Err(OAuthError::invalid_grant(
+            "code_verifier is required: the code was issued with a code_challenge",
+        ));
+    };
     if !pkce::verifier_matches(verifier, &request.code_challenge) {
         return Err(OAuthError::invalid_grant(
             "code_verifier does not match the code_challenge",
