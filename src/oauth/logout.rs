@@ -31,9 +31,13 @@ pub async fn validate_logout(state: &AppState, params: &FormRequest) -> Result<L
     let hint = match params.get("id_token_hint") {
         // §2: an expired hint is still a fine hint; the signature and issuer must hold.
         Some(token) => {
-            let claims: HintClaims = verify_signed_by_us(&state.keys, token).map_err(|_| {
-                OAuthError::invalid_request("id_token_hint is not an ID token issued here")
-            })?;
+            let not_ours =
+                || OAuthError::invalid_request("id_token_hint is not an ID token issued here");
+            if !typed_as_id_token(token) {
+                return Err(not_ours());
+            }
+            let claims: HintClaims =
+                verify_signed_by_us(&state.keys, token).map_err(|_| not_ours())?;
             if claims.iss != state.issuer.as_str() {
                 return Err(OAuthError::invalid_request(
                     "id_token_hint was issued by another issuer",
@@ -78,6 +82,14 @@ pub async fn validate_logout(state: &AppState, params: &FormRequest) -> Result<L
         hinted_user: hint.map(|h| h.sub),
         redirect,
     })
+}
+
+/// Our ID tokens are typed `JWT` (OIDC Core §2 allows no `typ` at all). The same keys sign
+/// access tokens, typed `at+jwt` precisely so that one is never taken for the other
+/// (RFC 9068 §4, RFC 8725 §3.11): an access token is no `id_token_hint`.
+fn typed_as_id_token(token: &str) -> bool {
+    jsonwebtoken::decode_header(token)
+        .is_ok_and(|header| header.typ.is_none_or(|typ| typ.eq_ignore_ascii_case("JWT")))
 }
 
 async fn find_client(state: &AppState, id: Option<&str>) -> Result<Client, OAuthError> {

@@ -240,3 +240,84 @@ pub async fn code_for(
         .unwrap_or_else(|| panic!("no code in {params:?}"));
     (AuthorizationCode::new(code.clone()), started.verifier)
 }
+
+/// What a relying party and its user's browser hold once someone has signed in.
+pub struct SignedIn {
+    pub browser: Browser,
+    /// The browser's cookies, to read the session cookie from.
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub id_token: Option<String>,
+}
+
+impl SignedIn {
+    /// The `Cookie` header the browser would send to Gatehouse.
+    pub fn cookies(&self, app: &TestApp) -> String {
+        use reqwest::cookie::CookieStore as _;
+        let url = url::Url::parse(&app.address).unwrap();
+        self.jar
+            .cookies(&url)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Signs `username` (already created) in to `client` with `scopes` through the pages, and
+/// exchanges the code the way the relying party does.
+pub async fn sign_in_and_exchange(
+    app: &TestApp,
+    client: &RegisteredClient,
+    scopes: &[&str],
+    username: &str,
+) -> SignedIn {
+    use oauth2::TokenResponse as _;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let browser = Browser {
+        http: reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::clone(&jar))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    };
+    let rp = relying_party(app, client);
+    let (code, verifier) = code_for(app, &browser, &rp, scopes, username).await;
+    let tokens = rp
+        .exchange_code(code)
+        .set_pkce_verifier(verifier)
+        .request_async(&back_channel())
+        .await
+        .expect("the code exchanges for tokens");
+    SignedIn {
+        browser,
+        jar,
+        access_token: tokens.access_token().secret().clone(),
+        refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+        id_token: tokens.extra_fields().id_token.clone(),
+    }
+}
+
+/// RFC 6749 §6: `grant_type=refresh_token` by `client` over HTTP Basic, plus `extra`.
+pub async fn refresh(
+    app: &TestApp,
+    client: &RegisteredClient,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    app.post_token(&form, client.basic()).await
+}
+
+/// `GET /oauth2/userinfo` with `Authorization: Bearer <token>` (RFC 6750 §2.1).
+pub async fn get_userinfo(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(format!("{}/oauth2/userinfo", app.address))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}

@@ -45,10 +45,13 @@ pub async fn exchange(
     if record.revoked_at.is_some() || grant.revoked_at.is_some() || now >= record.expires_at {
         return Err(invalid());
     }
-    let settings = &state.settings.tokens;
-    let idle = Duration::from_secs(settings.refresh_token_idle_secs);
-    if record.used_at.is_none() && now - record.created_at > idle {
+    let idle = state.settings.tokens.refresh_token_idle_secs;
+    if record.used_at.is_none() && now >= live_until(&record, idle) {
         return Err(invalid());
+    }
+    // RFC 9700 §4.14.2: any presentation of a used token is a reuse, whatever else it asks.
+    if let Some(used_at) = record.used_at {
+        return reused(state, &record, presented, used_at, now).await;
     }
     // RFC 6749 §6: a narrower scope may be asked for; the new refresh token keeps the original.
     let scope = match form.get("scope") {
@@ -64,9 +67,6 @@ pub async fn exchange(
         }
         None => record.scopes.clone(),
     };
-    if let Some(used_at) = record.used_at {
-        return reused(state, &record, presented, used_at, now).await;
-    }
     let successor = random_token();
     let new_record = RefreshTokenRecord {
         id: Uuid::now_v7(),
@@ -110,6 +110,17 @@ pub async fn exchange(
     };
     remember_for_grace(state, presented, &response).await;
     Ok(response)
+}
+
+/// When an unused refresh token stops working: at the end of its idle period or of its
+/// family's absolute lifetime, whichever comes first.
+pub fn live_until(record: &RefreshTokenRecord, idle_secs: u64) -> OffsetDateTime {
+    time::Duration::try_from(Duration::from_secs(idle_secs))
+        .ok()
+        .and_then(|idle| record.created_at.checked_add(idle))
+        .map_or(record.expires_at, |idle_end| {
+            idle_end.min(record.expires_at)
+        })
 }
 
 /// A used token again: the same answer within the grace window, else the grant is revoked.
@@ -244,4 +255,46 @@ async fn recall_grace(state: &AppState, presented: &str) -> Option<TokenResponse
         refresh_token: remembered.refresh_token,
         id_token: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 24 * 3600;
+
+    fn at(unix: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(unix).unwrap()
+    }
+
+    fn issued(created_at: i64, expires_at: i64) -> RefreshTokenRecord {
+        RefreshTokenRecord {
+            id: Uuid::nil(),
+            digest: [0; 32],
+            grant_id: Uuid::nil(),
+            family_id: Uuid::nil(),
+            parent_id: None,
+            scopes: ScopeSet::default(),
+            auth_time: at(created_at),
+            created_at: at(created_at),
+            expires_at: at(expires_at),
+            used_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_token_lives_until_its_idle_period_ends() {
+        let record = issued(0, 90 * DAY);
+
+        assert_eq!(live_until(&record, 3600), at(3600));
+    }
+
+    #[test]
+    fn a_token_never_outlives_its_family() {
+        let record = issued(90 * DAY - 1800, 90 * DAY);
+
+        assert_eq!(live_until(&record, 3600), at(90 * DAY));
+        assert_eq!(live_until(&record, u64::MAX), at(90 * DAY));
+    }
 }

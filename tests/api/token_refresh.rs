@@ -1,0 +1,370 @@
+//! RFC 6749 §6 with rotation (RFC 9700 §4.14.2): a refresh token comes with `offline_access`,
+//! every use replaces it, a reuse after the grace window revokes the grant, and the idle and
+//! absolute lifetimes hold. Revocation (RFC 7009) and introspection (RFC 7662) of refresh
+//! tokens too.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::flow::{PASSWORD, SignedIn, get_userinfo, refresh, sign_in_and_exchange, web_client};
+use crate::helpers::{
+    Backend, RegisteredClient, TestApp, assert_oauth_error, spawn_app, spawn_app_with,
+};
+
+const OFFLINE: [&str; 3] = ["openid", "profile", "offline_access"];
+
+/// A web client and ann, signed in to it with `offline_access`.
+async fn signed_in(app: &TestApp) -> (RegisteredClient, SignedIn) {
+    let client = app.register_client(web_client()).await;
+    app.create_user("ann", PASSWORD).await;
+    let signed_in = sign_in_and_exchange(app, &client, &OFFLINE, "ann").await;
+    assert!(
+        signed_in.refresh_token.is_some(),
+        "offline_access was granted"
+    );
+    (client, signed_in)
+}
+
+/// The access and refresh tokens of a successful token response.
+async fn pair(response: reqwest::Response) -> (String, String) {
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let refresh_token = body["refresh_token"].as_str().expect("a new refresh token");
+    (
+        body["access_token"].as_str().unwrap().into(),
+        refresh_token.into(),
+    )
+}
+
+async fn rotate(app: &TestApp, client: &RegisteredClient, token: &str) -> (String, String) {
+    pair(refresh(app, client, token, &[]).await).await
+}
+
+/// Whether `access_token` is still accepted: introspection and userinfo must agree.
+async fn accepted(app: &TestApp, client: &RegisteredClient, access_token: &str) -> bool {
+    let active = app.introspect(access_token, client).await["active"] == true;
+    let userinfo = get_userinfo(app, access_token).await.status();
+    assert_eq!(
+        userinfo == 200,
+        active,
+        "userinfo {userinfo}, active {active}"
+    );
+    active
+}
+
+async fn refresh_tokens_come_only_with_offline_access_and_the_refresh_token_grant(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_user("ann", PASSWORD).await;
+    let may_refresh = app.register_client(web_client()).await;
+    let mut no_refresh_grant = web_client();
+    no_refresh_grant.grant_types = vec!["authorization_code".into()];
+    let may_not_refresh = app.register_client(no_refresh_grant).await;
+
+    let online = sign_in_and_exchange(&app, &may_refresh, &["openid", "profile"], "ann").await;
+    let without_grant = sign_in_and_exchange(&app, &may_not_refresh, &OFFLINE, "ann").await;
+
+    assert_eq!(online.refresh_token, None, "offline_access was not asked");
+    assert_eq!(
+        without_grant.refresh_token, None,
+        "the client may not refresh"
+    );
+}
+
+async fn each_refresh_rotates_the_refresh_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let first = signed_in.refresh_token.unwrap();
+
+    let (access_token, second) = rotate(&app, &client, &first).await;
+    let (_, third) = rotate(&app, &client, &second).await;
+
+    assert_ne!(first, second);
+    assert_ne!(second, third);
+    assert!(accepted(&app, &client, &access_token).await);
+}
+
+async fn a_refresh_token_reused_after_the_grace_window_revokes_the_whole_grant(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let first = signed_in.refresh_token.clone().unwrap();
+    let (second_access, second) = rotate(&app, &client, &first).await;
+    let (third_access, third) = rotate(&app, &client, &second).await;
+    let grace = app.settings.tokens.refresh_token_grace_secs;
+    app.clock.advance(Duration::from_secs(grace + 1));
+
+    let reused = refresh(&app, &client, &first, &[]).await;
+
+    assert_oauth_error(reused, 400, "invalid_grant").await;
+    let newest = refresh(&app, &client, &third, &[]).await;
+    assert_oauth_error(newest, 400, "invalid_grant").await;
+    for access_token in [&signed_in.access_token, &second_access, &third_access] {
+        assert!(!accepted(&app, &client, access_token).await);
+    }
+}
+
+async fn a_reused_refresh_token_is_caught_whatever_scope_it_asks_for(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let first = signed_in.refresh_token.unwrap();
+    let (_, second) = rotate(&app, &client, &first).await;
+    let grace = app.settings.tokens.refresh_token_grace_secs;
+    app.clock.advance(Duration::from_secs(grace + 1));
+
+    let wider = refresh(&app, &client, &first, &[("scope", "openid email")]).await;
+
+    assert_oauth_error(wider, 400, "invalid_grant").await;
+    let newest = refresh(&app, &client, &second, &[]).await;
+    assert_oauth_error(newest, 400, "invalid_grant").await;
+}
+
+async fn a_refresh_token_replayed_within_the_grace_window_returns_the_same_pair(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let first = signed_in.refresh_token.unwrap();
+    let answered = rotate(&app, &client, &first).await;
+    let grace = app.settings.tokens.refresh_token_grace_secs;
+    app.clock.advance(Duration::from_secs(grace - 1));
+
+    let replayed = rotate(&app, &client, &first).await;
+
+    assert_eq!(replayed, answered, "the same pair, not a second one");
+    assert!(
+        accepted(&app, &client, &answered.0).await,
+        "nothing revoked"
+    );
+    let (_, next) = rotate(&app, &client, &answered.1).await;
+    assert_ne!(next, answered.1);
+}
+
+async fn concurrent_refreshes_with_one_token_yield_at_most_one_successor(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let mut token = signed_in.refresh_token.unwrap();
+
+    for round in 0..10 {
+        let (a, b) = tokio::join!(
+            refresh(&app, &client, &token, &[]),
+            refresh(&app, &client, &token, &[])
+        );
+        let mut successors = Vec::new();
+        for response in [a, b] {
+            if response.status() == 200 {
+                successors.push(pair(response).await);
+            } else {
+                assert_oauth_error(response, 400, "invalid_grant").await;
+            }
+        }
+        successors.dedup();
+        assert_eq!(successors.len(), 1, "round {round}: {successors:?}");
+        token = successors.remove(0).1;
+    }
+    rotate(&app, &client, &token).await;
+}
+
+async fn a_refresh_token_unused_beyond_the_idle_lifetime_is_refused(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.tokens.refresh_token_idle_secs = 60).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    app.clock.advance(Duration::from_secs(50));
+    // each use starts a new idle period
+    let (_, kept_in_use) = rotate(&app, &client, &signed_in.refresh_token.unwrap()).await;
+    app.clock.advance(Duration::from_secs(50));
+    let (_, left_idle) = rotate(&app, &client, &kept_in_use).await;
+    app.clock.advance(Duration::from_secs(61));
+
+    let response = refresh(&app, &client, &left_idle, &[]).await;
+
+    assert_oauth_error(response, 400, "invalid_grant").await;
+}
+
+async fn rotation_never_extends_a_family_beyond_its_absolute_lifetime(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.tokens.refresh_token_absolute_secs = 100;
+        s.tokens.refresh_token_idle_secs = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let started = app.now();
+    app.clock.advance(Duration::from_secs(60));
+    let (_, rotated) = rotate(&app, &client, &signed_in.refresh_token.unwrap()).await;
+    assert_eq!(
+        app.introspect(&rotated, &client).await["exp"],
+        started + 100
+    );
+    app.clock.advance(Duration::from_secs(41));
+
+    let response = refresh(&app, &client, &rotated, &[]).await;
+
+    assert_oauth_error(response, 400, "invalid_grant").await;
+}
+
+async fn a_refresh_may_narrow_the_scope_but_not_widen_it(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let token = signed_in.refresh_token.unwrap();
+
+    let wider = refresh(&app, &client, &token, &[("scope", "openid email")]).await;
+    assert_oauth_error(wider, 400, "invalid_scope").await;
+    let narrower = refresh(&app, &client, &token, &[("scope", "openid")]).await;
+    assert_eq!(narrower.status(), 200);
+    let body: Value = narrower.json().await.unwrap();
+
+    assert_eq!(body["scope"], "openid");
+    let access_token = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(access_token, &client).await["scope"],
+        "openid"
+    );
+    // RFC 6749 §6: the new refresh token keeps the scope originally granted.
+    let next = refresh(&app, &client, body["refresh_token"].as_str().unwrap(), &[]).await;
+    let body: Value = next.json().await.unwrap();
+    assert_eq!(body["scope"], "offline_access openid profile");
+}
+
+async fn a_refresh_token_presented_by_another_client_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (owner, signed_in) = signed_in(&app).await;
+    let stranger = app.register_client(web_client()).await;
+    let token = signed_in.refresh_token.unwrap();
+
+    let response = refresh(&app, &stranger, &token, &[]).await;
+
+    assert_oauth_error(response, 400, "invalid_grant").await;
+    rotate(&app, &owner, &token).await;
+}
+
+async fn revoking_a_refresh_token_revokes_its_grant(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let (access_token, token) = rotate(&app, &client, &signed_in.refresh_token.unwrap()).await;
+
+    let form = [
+        ("token", token.as_str()),
+        ("token_type_hint", "refresh_token"),
+    ];
+    let response = app.post_revoke(&form, client.basic()).await;
+
+    assert_eq!(response.status(), 200);
+    assert_oauth_error(
+        refresh(&app, &client, &token, &[]).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert!(!accepted(&app, &client, &access_token).await);
+    assert!(!accepted(&app, &client, &signed_in.access_token).await);
+}
+
+async fn another_client_cannot_revoke_a_refresh_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (owner, signed_in) = signed_in(&app).await;
+    let stranger = app.register_client(web_client()).await;
+    let token = signed_in.refresh_token.unwrap();
+
+    let response = app
+        .post_revoke(&[("token", &token)], stranger.basic())
+        .await;
+
+    assert_oauth_error(response, 400, "unauthorized_client").await;
+    assert!(accepted(&app, &owner, &signed_in.access_token).await);
+    rotate(&app, &owner, &token).await;
+}
+
+async fn introspection_describes_a_live_refresh_token_to_its_client(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let token = signed_in.refresh_token.unwrap();
+    let sub = app.introspect(&signed_in.access_token, &client).await["sub"].clone();
+
+    let body = app.introspect(&token, &client).await;
+
+    assert_eq!(body["active"], true, "{body}");
+    assert_eq!(body["token_type"], "refresh_token");
+    assert_eq!(body["client_id"], client.id.as_str());
+    assert_eq!(body["sub"], sub);
+    assert_eq!(body["scope"], "offline_access openid profile");
+    assert_eq!(body["iss"], app.issuer.as_str());
+    assert_eq!(body["iat"], app.now());
+    let idle = app.settings.tokens.refresh_token_idle_secs as i64;
+    assert_eq!(
+        body["exp"],
+        app.now() + idle,
+        "the idle lifetime ends first"
+    );
+    let stranger = app.register_client(web_client()).await;
+    let asked_by_stranger = app.introspect(&token, &stranger).await;
+    assert_eq!(asked_by_stranger, json!({"active": false}));
+}
+
+async fn introspection_answers_inactive_for_a_used_revoked_or_idle_refresh_token(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.tokens.refresh_token_idle_secs = 60).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let used = signed_in.refresh_token.unwrap();
+    let (_, idle) = rotate(&app, &client, &used).await;
+    // another client, so that revoking its grant leaves the first one alone
+    let other_client = app.register_client(web_client()).await;
+    let other = sign_in_and_exchange(&app, &other_client, &OFFLINE, "ann").await;
+    let revoked = other.refresh_token.unwrap();
+    let revoke = app
+        .post_revoke(&[("token", &revoked)], other_client.basic())
+        .await;
+    assert_eq!(revoke.status(), 200);
+
+    let used_answer = app.introspect(&used, &client).await;
+    let revoked_answer = app.introspect(&revoked, &other_client).await;
+    assert_eq!(app.introspect(&idle, &client).await["active"], true);
+    app.clock.advance(Duration::from_secs(61));
+    let idle_answer = app.introspect(&idle, &client).await;
+
+    for answer in [used_answer, revoked_answer, idle_answer] {
+        assert_eq!(answer, json!({"active": false}));
+    }
+}
+
+crate::on_every_backend!(
+    refresh_tokens_come_only_with_offline_access_and_the_refresh_token_grant,
+    each_refresh_rotates_the_refresh_token,
+    a_refresh_token_reused_after_the_grace_window_revokes_the_whole_grant,
+    a_reused_refresh_token_is_caught_whatever_scope_it_asks_for,
+    a_refresh_token_replayed_within_the_grace_window_returns_the_same_pair,
+    concurrent_refreshes_with_one_token_yield_at_most_one_successor,
+    a_refresh_token_unused_beyond_the_idle_lifetime_is_refused,
+    rotation_never_extends_a_family_beyond_its_absolute_lifetime,
+    a_refresh_may_narrow_the_scope_but_not_widen_it,
+    a_refresh_token_presented_by_another_client_is_refused,
+    revoking_a_refresh_token_revokes_its_grant,
+    another_client_cannot_revoke_a_refresh_token,
+    introspection_describes_a_live_refresh_token_to_its_client,
+    introspection_answers_inactive_for_a_used_revoked_or_idle_refresh_token,
+);
