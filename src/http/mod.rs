@@ -18,6 +18,7 @@ pub mod paths {
     pub const TOKEN: &str = "/oauth2/token";
     pub const USERINFO: &str = "/oauth2/userinfo";
     pub const END_SESSION: &str = "/oauth2/logout";
+    pub const END_SESSION_CONFIRM: &str = "/oauth2/logout/confirm";
     pub const INTROSPECT: &str = "/oauth2/introspect";
     pub const REVOKE: &str = "/oauth2/revoke";
     pub const JWKS: &str = "/.well-known/jwks.json";
@@ -42,6 +43,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(paths::AUTHORIZE, web::post().to(pages::post_authorize))
         .route(paths::END_SESSION, web::get().to(pages::get_end_session))
         .route(paths::END_SESSION, web::post().to(pages::post_end_session))
+        .route(
+            paths::END_SESSION_CONFIRM,
+            web::post().to(pages::post_confirm_logout),
+        )
         .route("/interaction/{id}/login", web::post().to(pages::post_login))
         .route(
             "/interaction/{id}/consent",

@@ -1,13 +1,19 @@
 //! RP-Initiated Logout 1.0: the client sends the browser here to end the session, optionally
 //! naming where to go afterwards; that place must be registered for the client (§3), which is
-//! known from `id_token_hint` or `client_id`.
+//! known from `id_token_hint` or `client_id`. Without a hint naming the signed-in person, the
+//! person is asked first (§2: the OP MUST ask), so no other site can sign anyone out.
 
-use serde::Deserialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use super::redirect_uri::find_registered;
 use super::tokens::verify_signed_by_us;
 use super::{FormRequest, OAuthError};
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::domain::{Client, ClientId};
+use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -100,4 +106,65 @@ async fn find_client(state: &AppState, id: Option<&str>) -> Result<Client, OAuth
         Err(StoreError::NotFound) => Err(unknown()),
         Err(other) => Err(OAuthError::server_error(other)),
     }
+}
+
+/// How long a person has to answer the "sign out?" question.
+const CONFIRMATION_LIFETIME: Duration = Duration::from_secs(600);
+
+/// A logout waiting for the person's answer, bound to the session it would end.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingLogout {
+    session_digest: String,
+    pub redirect: Option<String>,
+}
+
+impl Logout {
+    /// Whether the request may end `session_user`'s session without asking: only when the
+    /// `id_token_hint` names that very person.
+    pub fn needs_confirmation(&self, session_user: Uuid) -> bool {
+        self.hinted_user.as_deref() != Some(session_user.to_string().as_str())
+    }
+}
+
+fn pending_key(token: &str) -> String {
+    format!("logout:{}", sha256_hex(token.as_bytes()))
+}
+
+/// Keeps the logout until the person answers; returns the token the confirmation form carries.
+pub async fn await_confirmation(
+    ephemeral: &dyn EphemeralStore,
+    session_cookie: &str,
+    redirect: Option<String>,
+) -> Result<String, EphemeralError> {
+    let token = random_token();
+    let pending = PendingLogout {
+        session_digest: sha256_hex(session_cookie.as_bytes()),
+        redirect,
+    };
+    let value = serde_json::to_vec(&pending).map_err(|e| EphemeralError::Backend(e.into()))?;
+    ephemeral
+        .put(&pending_key(&token), &value, CONFIRMATION_LIFETIME)
+        .await?;
+    Ok(token)
+}
+
+/// The pending logout `token` stands for, consumed; `None` when unknown, already answered, or
+/// posted by a browser that does not hold the session it was asked for.
+pub async fn take_confirmation(
+    ephemeral: &dyn EphemeralStore,
+    token: &str,
+    session_cookie: Option<&str>,
+) -> Result<Option<PendingLogout>, EphemeralError> {
+    let Some(value) = ephemeral.take(&pending_key(token)).await? else {
+        return Ok(None);
+    };
+    let pending: PendingLogout =
+        serde_json::from_slice(&value).map_err(|e| EphemeralError::Backend(e.into()))?;
+    let same_session = session_cookie.is_some_and(|cookie| {
+        constant_time_eq(
+            sha256_hex(cookie.as_bytes()).as_bytes(),
+            pending.session_digest.as_bytes(),
+        )
+    });
+    Ok(same_session.then_some(pending))
 }

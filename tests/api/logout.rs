@@ -1,6 +1,7 @@
 //! RP-Initiated Logout 1.0: a valid request ends the session and sends the browser to a
-//! registered `post_logout_redirect_uri` with its `state`; a request that fails a check shows
-//! an error page, redirects nowhere and ends nothing.
+//! registered `post_logout_redirect_uri` with its `state`; without an `id_token_hint` naming the
+//! signed-in person, the person is asked first (§2); a request that fails a check shows an
+//! error page, redirects nowhere and ends nothing.
 
 use std::collections::HashMap;
 
@@ -158,24 +159,134 @@ async fn logout_to_an_unregistered_uri_shows_an_error_and_keeps_the_session(back
     assert!(after.contains_key("code"), "still signed in: {after:?}");
 }
 
-async fn logout_without_parameters_shows_the_signed_out_page(backend: Backend) {
+async fn logout_without_a_hint_asks_the_person_before_signing_out(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
     let (client, signed_in) = signed_in(&app).await;
     let cookies = signed_in.cookies(&app);
 
-    let response = signed_in.browser.get(&logout_url(&app, &[])).await;
+    let question = signed_in.browser.get(&logout_url(&app, &[])).await;
 
-    assert_eq!(response.status(), 200);
-    assert!(response.headers().get("location").is_none());
-    let page = response.text().await.unwrap();
+    assert_eq!(question.status(), 200);
+    assert!(question.headers().get("set-cookie").is_none());
+    let page = question.text().await.unwrap();
+    assert!(page.contains("Sign out of Gatehouse?"), "{page}");
+    let still = authorize_silently(&app, &client, &cookies).await;
+    assert!(
+        still.contains_key("code"),
+        "nothing ends before the answer: {still:?}"
+    );
+
+    let answer = answer(&app, &signed_in, &page, "logout").await;
+
+    assert_eq!(answer.status(), 200);
+    let page = answer.text().await.unwrap();
     assert!(page.contains("You are signed out"), "{page}");
     let after = authorize_silently(&app, &client, &cookies).await;
     assert_eq!(
         after.get("error").map(String::as_str),
         Some("login_required")
     );
+}
+
+async fn a_person_who_chooses_to_stay_keeps_the_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let url = logout_url(
+        &app,
+        &[
+            ("client_id", client.id.as_str()),
+            ("post_logout_redirect_uri", SIGNED_OUT),
+        ],
+    );
+    let page = signed_in.browser.get(&url).await.text().await.unwrap();
+
+    let answer = answer(&app, &signed_in, &page, "stay").await;
+
+    assert_eq!(answer.status(), 303);
+    assert_eq!(answer.headers()["location"], SIGNED_OUT);
+    let after = authorize_silently(&app, &client, &signed_in.cookies(&app)).await;
+    assert!(after.contains_key("code"), "still signed in: {after:?}");
+}
+
+async fn a_logout_confirmation_from_another_browser_or_posted_twice_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let page = signed_in
+        .browser
+        .get(&logout_url(&app, &[]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let confirmation = hidden_confirmation(&page);
+    let form = [
+        ("confirmation", confirmation.as_str()),
+        ("decision", "logout"),
+    ];
+
+    // a page on another site posting the form: the browser sends no Gatehouse session
+    let forged = app
+        .client
+        .post(format!("{}/oauth2/logout/confirm", app.address))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(forged.status(), 403);
+    let after = authorize_silently(&app, &client, &signed_in.cookies(&app)).await;
+    assert!(after.contains_key("code"), "still signed in: {after:?}");
+    let again = answer(&app, &signed_in, &page, "logout").await;
+    assert_eq!(
+        again.status(),
+        403,
+        "the forged post used the confirmation up"
+    );
+}
+
+fn hidden_confirmation(page: &str) -> String {
+    let start = page.find(r#"name="confirmation" value=""#).unwrap() + 27;
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_owned()
+}
+
+/// Posts the person's answer to the logout question on `page`.
+async fn answer(
+    app: &TestApp,
+    signed_in: &SignedIn,
+    page: &str,
+    decision: &str,
+) -> reqwest::Response {
+    let confirmation = hidden_confirmation(page);
+    signed_in
+        .browser
+        .http
+        .post(format!("{}/oauth2/logout/confirm", app.address))
+        .form(&[
+            ("confirmation", confirmation.as_str()),
+            ("decision", decision),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn logout_without_a_session_shows_the_signed_out_page(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+
+    let response = app.client.get(logout_url(&app, &[])).send().await.unwrap();
+
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("You are signed out"), "{page}");
 }
 
 async fn logout_refuses_an_id_token_hint_not_signed_by_us(backend: Backend) {
@@ -251,19 +362,27 @@ async fn logout_accepts_client_id_in_place_of_a_hint(backend: Backend) {
         &[
             ("client_id", client.id.as_str()),
             ("post_logout_redirect_uri", SIGNED_OUT),
+            ("state", "xyz"),
         ],
     );
-    let response = signed_in.browser.get(&url).await;
+    let page = signed_in.browser.get(&url).await.text().await.unwrap();
+    let response = answer(&app, &signed_in, &page, "logout").await;
 
     assert_eq!(response.status(), 303);
-    assert_eq!(response.headers()["location"], SIGNED_OUT);
+    assert_eq!(
+        response.headers()["location"],
+        format!("{SIGNED_OUT}?state=xyz").as_str()
+    );
 }
 
 crate::on_every_backend!(
     logout_redirects_to_the_registered_uri_with_state_and_ends_the_session,
     logout_accepts_its_parameters_in_a_form_post,
     logout_to_an_unregistered_uri_shows_an_error_and_keeps_the_session,
-    logout_without_parameters_shows_the_signed_out_page,
+    logout_without_a_hint_asks_the_person_before_signing_out,
+    a_person_who_chooses_to_stay_keeps_the_session,
+    a_logout_confirmation_from_another_browser_or_posted_twice_is_refused,
+    logout_without_a_session_shows_the_signed_out_page,
     logout_refuses_an_id_token_hint_not_signed_by_us,
     logout_refuses_an_access_token_as_id_token_hint,
     logout_accepts_client_id_in_place_of_a_hint,

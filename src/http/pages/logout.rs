@@ -1,15 +1,17 @@
 //! `GET|POST /oauth2/logout` (RP-Initiated Logout 1.0 §2, §3): ends the browser's session and
-//! sends it where the client registered, or shows that it is signed out.
+//! sends it where the client registered, or shows that it is signed out. Unless the
+//! `id_token_hint` names the signed-in person, the person is asked first.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::cookies::Cookies;
-use super::templates::{SignedOutPage, render};
-use super::{error_page, read_form, redirect, unavailable_page};
+use super::templates::{ErrorPage, LogoutPage, SignedOutPage, render};
+use super::{error_page, read_form, redirect, signed_in_user, unavailable_page};
+use crate::http::paths;
 use crate::oauth::FormRequest;
 use crate::oauth::interaction::end_session;
-use crate::oauth::logout::validate_logout;
+use crate::oauth::logout::{await_confirmation, take_confirmation, validate_logout};
 use crate::state::AppState;
 
 pub async fn get_end_session(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -31,23 +33,86 @@ pub async fn post_end_session(
 }
 
 /// A request that fails validation changes nothing: the session ends only once every
-/// parameter has been checked.
+/// parameter has been checked, and only without asking when the hint names its person.
 async fn end(state: &AppState, req: &HttpRequest, params: &FormRequest) -> HttpResponse {
     let logout = match validate_logout(state, params).await {
         Ok(logout) => logout,
         Err(error) => return error_page(&error),
     };
     let cookies = Cookies::for_issuer(state.issuer.as_str());
-    if let Some(session) = cookies.session(req)
-        && end_session(state.ephemeral.as_ref(), session)
-            .await
-            .is_err()
+    let Some(cookie) = cookies.session(req) else {
+        return finish(&cookies, logout.redirect.as_deref());
+    };
+    let signed_in = match signed_in_user(state, Some(cookie)).await {
+        Ok(signed_in) => signed_in,
+        Err(_) => return unavailable_page(),
+    };
+    match signed_in {
+        Some((user, session)) if logout.needs_confirmation(session.user_id) => {
+            match await_confirmation(state.ephemeral.as_ref(), cookie, logout.redirect).await {
+                Ok(confirmation) => render(
+                    StatusCode::OK,
+                    &LogoutPage {
+                        username: user.username.as_str(),
+                        action: paths::END_SESSION_CONFIRM,
+                        confirmation: &confirmation,
+                    },
+                ),
+                Err(_) => unavailable_page(),
+            }
+        }
+        _ => match end_session(state.ephemeral.as_ref(), cookie).await {
+            Ok(()) => finish(&cookies, logout.redirect.as_deref()),
+            Err(_) => unavailable_page(),
+        },
+    }
+}
+
+/// `POST /oauth2/logout/confirm`: the person's answer, from the browser holding the session.
+pub async fn post_confirm_logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = match read_form(&req, &body) {
+        Ok(form) => form,
+        Err(error) => return error_page(&error),
+    };
+    let cookies = Cookies::for_issuer(state.issuer.as_str());
+    let session = cookies.session(&req);
+    let token = form.get("confirmation").unwrap_or_default();
+    let pending = match take_confirmation(state.ephemeral.as_ref(), token, session).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => {
+            let description = "this sign-out request has expired, was already answered, or \
+                               came from another browser";
+            let page = ErrorPage {
+                error: "invalid_request",
+                description: Some(description),
+            };
+            return render(StatusCode::FORBIDDEN, &page);
+        }
+        Err(_) => return unavailable_page(),
+    };
+    if form.get("decision") != Some("logout") {
+        return match &pending.redirect {
+            Some(location) => redirect(location),
+            None => render(StatusCode::OK, &SignedOutPage { signed_out: false }),
+        };
+    }
+    if let Some(cookie) = session
+        && end_session(state.ephemeral.as_ref(), cookie).await.is_err()
     {
         return unavailable_page();
     }
-    let mut response = match &logout.redirect {
+    finish(&cookies, pending.redirect.as_deref())
+}
+
+/// Back to the client, or the signed-out page; the session cookie goes either way.
+fn finish(cookies: &Cookies, location: Option<&str>) -> HttpResponse {
+    let mut response = match location {
         Some(location) => redirect(location),
-        None => render(StatusCode::OK, &SignedOutPage),
+        None => render(StatusCode::OK, &SignedOutPage { signed_out: true }),
     };
     cookies.attach(&mut response, cookies.expired_session_cookie());
     response

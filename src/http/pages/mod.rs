@@ -9,7 +9,7 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use self::cookies::Cookies;
-pub use self::logout::{get_end_session, post_end_session};
+pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
 pub use self::templates::get_stylesheet;
 use self::templates::{ConsentPage, ErrorPage, LoginPage, describe_scope, html_headers, render};
 use crate::crypto::{Password, PasswordError, Verification};

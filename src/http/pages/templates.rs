@@ -31,7 +31,17 @@ pub struct ConsentPage<'a> {
 
 #[derive(Template)]
 #[template(path = "signed_out.html")]
-pub struct SignedOutPage;
+pub struct SignedOutPage {
+    pub signed_out: bool,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage<'a> {
+    pub username: &'a str,
+    pub action: &'a str,
+    pub confirmation: &'a str,
+}
 
 #[derive(Template)]
 #[template(path = "error.html")]
