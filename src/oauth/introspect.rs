@@ -35,7 +35,7 @@ pub async fn introspect(
             return describe_refresh_token(state, &client, token, now).await;
         }
     };
-    match ensure_not_revoked(state.ephemeral.as_ref(), &claims).await {
+    match ensure_not_revoked(state, &claims).await {
         Ok(()) => {}
         Err(TokenRejection::Unavailable(error)) => {
             return Err(OAuthError::temporarily_unavailable(error));

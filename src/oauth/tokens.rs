@@ -15,6 +15,7 @@ use crate::domain::{Client, ScopeSet};
 use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::keyring::KeyRing;
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -90,7 +91,7 @@ pub enum TokenRejection {
     #[error("revoked")]
     Revoked,
     #[error("revocation status unknown")]
-    Unavailable(#[source] EphemeralError),
+    Unavailable(#[source] anyhow::Error),
 }
 
 /// Verifies `token` as an access token of `issuer` that is live at `now`.
@@ -246,20 +247,30 @@ pub async fn revoke_access_token(
         .await
 }
 
-/// Fails closed: if the revocation list cannot be read, the token is not accepted.
+/// Whether a verified token still stands: not revoked by `jti`, grant or family in the
+/// ephemeral store, and, for a user's token, its grant still live in the database (revoked
+/// grants and deleted users end their tokens at once, whichever instance or command did it).
 pub async fn ensure_not_revoked(
-    ephemeral: &dyn EphemeralStore,
+    state: &AppState,
     claims: &AccessTokenClaims,
 ) -> Result<(), TokenRejection> {
     let keys = std::iter::once(revocation_key(&claims.jti))
         .chain(claims.gid.as_deref().map(grant_revocation_key))
         .chain(claims.fid.as_deref().map(family_revocation_key));
     for key in keys {
-        match ephemeral.get(&key).await {
+        match state.ephemeral.get(&key).await {
             Ok(None) => {}
             Ok(Some(_)) => return Err(TokenRejection::Revoked),
-            Err(error) => return Err(TokenRejection::Unavailable(error)),
+            Err(error) => return Err(TokenRejection::Unavailable(error.into())),
         }
     }
-    Ok(())
+    let Some(grant_id) = claims.gid.as_deref() else {
+        return Ok(());
+    };
+    let grant_id = Uuid::parse_str(grant_id).map_err(|_| TokenRejection::Invalid)?;
+    match state.db.find_grant(grant_id).await {
+        Ok(grant) if grant.revoked_at.is_none() => Ok(()),
+        Ok(_) | Err(StoreError::NotFound) => Err(TokenRejection::Revoked),
+        Err(error) => Err(TokenRejection::Unavailable(error.into())),
+    }
 }

@@ -24,7 +24,7 @@ pub async fn userinfo(
     let token = token.ok_or_else(|| invalid_token("an access token is required"))?;
     let claims = verify_access_token(&state.keys, state.issuer.as_str(), token, now)
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;
-    match ensure_not_revoked(state.ephemeral.as_ref(), &claims).await {
+    match ensure_not_revoked(state, &claims).await {
         Ok(()) => {}
         Err(TokenRejection::Unavailable(error)) => {
             return Err(OAuthError::temporarily_unavailable(error));

@@ -13,6 +13,7 @@ mod authorize_prompt;
 mod bulkhead;
 mod consent;
 mod discovery;
+mod grant_lifetime;
 mod health;
 mod id_token;
 mod introspect;
