@@ -2,16 +2,21 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AdminError, Problems, audit};
+use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit};
 use crate::crypto::{PlainSecret, SigningAlgorithm};
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, Scope, ScopeSet,
 };
 use crate::store::{ClientSecretRecord, Database};
+
+/// The scope a token needs for every `/v1` endpoint.
+pub const ADMIN_SCOPE: &str = "gatehouse:admin";
+/// The scope a token needs for the read-only `/v1` endpoints.
+pub const ADMIN_READ_SCOPE: &str = "gatehouse:admin:read";
 
 /// The longest access-token lifetime a client may ask for: one day.
 pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
@@ -89,18 +94,165 @@ pub async fn find_client(db: &dyn Database, id: &str) -> Result<Client, AdminErr
     Ok(db.find_client(&id).await?)
 }
 
-pub async fn list_clients(db: &dyn Database) -> Result<Vec<Client>, AdminError> {
+/// Every client, oldest first (the CLI's list).
+pub async fn list_all_clients(db: &dyn Database) -> Result<Vec<Client>, AdminError> {
     Ok(db.list_clients().await?)
+}
+
+/// One page of clients, oldest first.
+pub async fn list_clients(
+    db: &dyn Database,
+    page: &PageRequest,
+) -> Result<Page<Client>, AdminError> {
+    let fetched = db
+        .list_clients_after(page.store_after(), page.limit + 1)
+        .await?;
+    Ok(Page::from_fetched(fetched, page.limit, |c| {
+        (c.created_at, c.id.to_string())
+    }))
+}
+
+/// What a client may be changed to: everything but its id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientChanges {
+    pub name: String,
+    #[serde(default)]
+    pub public: bool,
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    pub token_endpoint_auth_method: Option<String>,
+    pub access_token_ttl_secs: Option<u32>,
+    pub id_token_signed_response_alg: Option<String>,
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default)]
+    pub first_party: bool,
+}
+
+impl From<&Client> for ClientChanges {
+    fn from(client: &Client) -> Self {
+        let strings = |items: Vec<&str>| items.into_iter().map(str::to_owned).collect();
+        Self {
+            name: client.name.clone(),
+            public: client.client_type == ClientType::Public,
+            grant_types: strings(client.grant_types.iter().map(|g| g.as_str()).collect()),
+            scopes: strings(client.scopes.iter().map(|s| s.as_str()).collect()),
+            redirect_uris: strings(client.redirect_uris.iter().map(|u| u.as_str()).collect()),
+            post_logout_redirect_uris: strings(
+                client
+                    .post_logout_redirect_uris
+                    .iter()
+                    .map(|u| u.as_str())
+                    .collect(),
+            ),
+            audiences: strings(client.audiences.iter().map(|a| a.as_str()).collect()),
+            token_endpoint_auth_method: Some(client.auth_method.as_str().to_owned()),
+            access_token_ttl_secs: client.access_token_ttl_secs,
+            id_token_signed_response_alg: client
+                .id_token_signed_response_alg
+                .map(|a| a.as_str().to_owned()),
+            jwks: client.jwks.clone(),
+            first_party: client.first_party,
+        }
+    }
+}
+
+/// `PUT`: replaces everything but the id, validated as a whole like a registration. A client
+/// cannot move between having a secret and having none: that is a new client.
+pub async fn replace_client(
+    db: &dyn Database,
+    id: &str,
+    changes: ClientChanges,
+    expected_version: Option<i64>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Client, AdminError> {
+    let current = find_client(db, id).await?;
+    let expected = expected_version.unwrap_or(current.version);
+    if expected != current.version {
+        return Err(AdminError::PreconditionFailed);
+    }
+    let request = NewClient {
+        client_id: Some(current.id.to_string()),
+        name: changes.name,
+        public: changes.public,
+        grant_types: changes.grant_types,
+        scopes: changes.scopes,
+        redirect_uris: changes.redirect_uris,
+        post_logout_redirect_uris: changes.post_logout_redirect_uris,
+        audiences: changes.audiences,
+        token_endpoint_auth_method: changes.token_endpoint_auth_method,
+        access_token_ttl_secs: changes.access_token_ttl_secs,
+        id_token_signed_response_alg: changes.id_token_signed_response_alg,
+        jwks: changes.jwks,
+        first_party: changes.first_party,
+    };
+    let mut replaced = validate_new_client(request, now)?;
+    if replaced.auth_method.uses_secret() != current.auth_method.uses_secret() {
+        let mut problems = Problems::default();
+        problems.add(
+            "token_endpoint_auth_method",
+            format!(
+                "cannot change from {} to {}: register a new client instead",
+                current.auth_method, replaced.auth_method
+            ),
+        );
+        problems.into_result()?;
+    }
+    replaced.created_at = current.created_at;
+    replaced.version = current.version + 1;
+    db.update_client(&replaced, expected).await?;
+    audit(
+        db,
+        actor,
+        "client.updated",
+        "client",
+        current.id.as_str(),
+        now,
+    )
+    .await;
+    Ok(replaced)
+}
+
+/// `PATCH` with a JSON Merge Patch (RFC 7396) over the client's [`ClientChanges`] form.
+pub async fn patch_client(
+    db: &dyn Database,
+    id: &str,
+    patch: &serde_json::Value,
+    expected_version: Option<i64>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Client, AdminError> {
+    let current = find_client(db, id).await?;
+    let changes: ClientChanges = apply_merge_patch(&ClientChanges::from(&current), patch)?;
+    replace_client(
+        db,
+        id,
+        changes,
+        expected_version.or(Some(current.version)),
+        actor,
+        now,
+    )
+    .await
 }
 
 pub async fn delete_client(
     db: &dyn Database,
     id: &str,
+    expected_version: Option<i64>,
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<(), AdminError> {
     let id = ClientId::parse(id).map_err(|_| AdminError::NotFound)?;
-    db.delete_client(&id).await?;
+    db.delete_client(&id, expected_version).await?;
     audit(db, actor, "client.deleted", "client", id.as_str(), now).await;
     Ok(())
 }

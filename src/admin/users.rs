@@ -1,14 +1,14 @@
 //! Managing the people who sign in.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AdminError, Problems, audit};
+use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit};
 use crate::crypto::{Password, PasswordHasher};
 use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
-use crate::store::{Database, StoreError};
+use crate::store::{Database, StoreError, UserFilter as StoreFilter};
 
 /// What a caller asks for when creating a user; checked by [`validate_new_user`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -53,8 +53,159 @@ pub async fn find_user(db: &dyn Database, id_or_username: &str) -> Result<User, 
     Ok(db.find_user_by_username(&username).await?)
 }
 
-pub async fn list_users(db: &dyn Database) -> Result<Vec<User>, AdminError> {
+/// Every user, oldest first (the CLI's list).
+pub async fn list_all_users(db: &dyn Database) -> Result<Vec<User>, AdminError> {
     Ok(db.list_users().await?)
+}
+
+/// A user by id only (the API's paths).
+pub async fn find_user_by_id(db: &dyn Database, id: &str) -> Result<User, AdminError> {
+    let id = Uuid::parse_str(id).map_err(|_| AdminError::NotFound)?;
+    Ok(db.find_user(id).await?)
+}
+
+/// Which users a list shows, as asked for: checked before it reaches the store.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub username: Option<String>,
+    pub email: Option<String>,
+}
+
+/// One page of users matching `filter`, oldest first.
+pub async fn list_users(
+    db: &dyn Database,
+    filter: &UserFilter,
+    page: &PageRequest,
+) -> Result<Page<User>, AdminError> {
+    let mut problems = Problems::default();
+    let username = filter
+        .username
+        .as_deref()
+        .and_then(|u| problems.check("username", Username::parse(u)));
+    let email = filter
+        .email
+        .as_deref()
+        .and_then(|e| problems.check("email", Email::parse(e)));
+    problems.into_result()?;
+    let filter = StoreFilter { username, email };
+    let fetched = db
+        .list_users_after(&filter, page.store_after(), page.limit + 1)
+        .await?;
+    Ok(Page::from_fetched(fetched, page.limit, |u| {
+        (u.created_at, u.id.to_string())
+    }))
+}
+
+/// What a user may be changed to: the profile, not the id and not the password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChanges {
+    pub username: String,
+    pub email: Option<String>,
+    #[serde(default)]
+    pub email_verified: bool,
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+impl From<&User> for UserChanges {
+    fn from(user: &User) -> Self {
+        Self {
+            username: user.username.to_string(),
+            email: user.email.as_ref().map(|e| e.to_string()),
+            email_verified: user.email_verified,
+            display_name: user.display_name.clone(),
+            claims: user.claims.clone(),
+            disabled: user.disabled,
+        }
+    }
+}
+
+/// `PUT`: replaces the profile, validated as at creation.
+pub async fn replace_user(
+    db: &dyn Database,
+    id: &str,
+    changes: UserChanges,
+    expected_version: Option<i64>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<User, AdminError> {
+    let current = find_user_by_id(db, id).await?;
+    let expected = expected_version.unwrap_or(current.version);
+    if expected != current.version {
+        return Err(AdminError::PreconditionFailed);
+    }
+    let request = NewUser {
+        username: changes.username,
+        email: changes.email,
+        email_verified: changes.email_verified,
+        display_name: changes.display_name,
+        claims: changes.claims,
+    };
+    let now = now.replace_nanosecond(0).unwrap_or(now);
+    let validated = validate_new_user(request, None, now)?;
+    let replaced = User {
+        id: current.id,
+        password_hash: current.password_hash.clone(),
+        disabled: changes.disabled,
+        version: current.version + 1,
+        created_at: current.created_at,
+        updated_at: now,
+        ..validated
+    };
+    db.update_user(&replaced, expected)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => AdminError::Conflict("username is taken".into()),
+            other => other.into(),
+        })?;
+    audit(
+        db,
+        actor,
+        "user.updated",
+        "user",
+        &current.id.to_string(),
+        now,
+    )
+    .await;
+    Ok(replaced)
+}
+
+/// `PATCH` with a JSON Merge Patch (RFC 7396) over the user's [`UserChanges`] form.
+pub async fn patch_user(
+    db: &dyn Database,
+    id: &str,
+    patch: &Value,
+    expected_version: Option<i64>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<User, AdminError> {
+    let current = find_user_by_id(db, id).await?;
+    let changes: UserChanges = apply_merge_patch(&UserChanges::from(&current), patch)?;
+    replace_user(
+        db,
+        id,
+        changes,
+        expected_version.or(Some(current.version)),
+        actor,
+        now,
+    )
+    .await
+}
+
+/// `DELETE /v1/users/{id}`: as [`delete_user`], by id and at a version.
+pub async fn delete_user_by_id(
+    db: &dyn Database,
+    id: &str,
+    expected_version: Option<i64>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    let user = find_user_by_id(db, id).await?;
+    remove(db, &user, expected_version, actor, now).await
 }
 
 /// Deletes a user with their grants and refresh tokens. Their id is never given out again.
@@ -65,12 +216,27 @@ pub async fn delete_user(
     now: OffsetDateTime,
 ) -> Result<User, AdminError> {
     let user = find_user(db, id_or_username).await?;
+    remove(db, &user, None, actor, now).await?;
+    Ok(user)
+}
+
+async fn remove(
+    db: &dyn Database,
+    user: &User,
+    expected_version: Option<i64>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    if expected_version.is_some_and(|v| v != user.version) {
+        return Err(AdminError::PreconditionFailed);
+    }
+    // Revoked first, so the tokens under them end even if the delete fails midway.
     for grant in db.list_grants(user.id).await? {
         db.revoke_grant(grant.id, now).await?;
     }
-    db.delete_user(user.id).await?;
+    db.delete_user(user.id, expected_version).await?;
     audit(db, actor, "user.deleted", "user", &user.id.to_string(), now).await;
-    Ok(user)
+    Ok(())
 }
 
 /// Sets a new password (an admin reset), checked against the password rules.

@@ -6,7 +6,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use super::Output;
-use crate::admin::clients::{self, NewClient};
+use crate::admin::clients::{self, ADMIN_READ_SCOPE, ADMIN_SCOPE, NewClient};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::Settings;
 use crate::domain::Client;
@@ -76,6 +76,10 @@ pub struct CreateArgs {
     /// Its users are not asked for consent.
     #[arg(long)]
     first_party: bool,
+    /// An administrator of this Gatehouse: may get client_credentials tokens with the scopes
+    /// `gatehouse:admin` and `gatehouse:admin:read`, which the /v1 API requires.
+    #[arg(long)]
+    admin: bool,
     #[arg(long, value_enum, default_value_t)]
     output: Output,
 }
@@ -105,7 +109,7 @@ pub async fn run(settings: Settings, command: ClientsCommand) -> anyhow::Result<
             }
         }
         ClientsCommand::List { output } => {
-            let all = clients::list_clients(db.as_ref()).await?;
+            let all = clients::list_all_clients(db.as_ref()).await?;
             match output {
                 Output::Json => {
                     let records: Vec<_> = all.iter().map(client_json).collect();
@@ -135,7 +139,7 @@ pub async fn run(settings: Settings, command: ClientsCommand) -> anyhow::Result<
             }
         }
         ClientsCommand::Delete { id } => {
-            clients::delete_client(db.as_ref(), &id, "cli", now).await?;
+            clients::delete_client(db.as_ref(), &id, None, "cli", now).await?;
             eprintln!("deleted client {id}");
         }
         ClientsCommand::RotateSecret {
@@ -178,12 +182,23 @@ impl CreateArgs {
             Some(path) => Some(serde_json::from_str(&std::fs::read_to_string(path)?)?),
             None => None,
         };
+        let (mut grant_types, mut scopes) = (self.grant_types, self.scopes);
+        if self.admin {
+            for scope in [ADMIN_SCOPE, ADMIN_READ_SCOPE] {
+                if !scopes.iter().any(|s| s == scope) {
+                    scopes.push(scope.to_owned());
+                }
+            }
+            if !grant_types.is_empty() && !grant_types.iter().any(|g| g == "client_credentials") {
+                grant_types.push("client_credentials".to_owned());
+            }
+        }
         Ok(NewClient {
             client_id: self.id,
             name: self.name,
             public: self.public,
-            grant_types: self.grant_types,
-            scopes: self.scopes,
+            grant_types,
+            scopes,
             redirect_uris: self.redirect_uris,
             post_logout_redirect_uris: self.post_logout_redirect_uris,
             audiences: self.audiences,

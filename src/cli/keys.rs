@@ -1,14 +1,14 @@
 use std::sync::Arc;
 
 use clap::Subcommand;
-use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use super::Output;
+use crate::admin::keys::{self, KeyView};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::Settings;
 use crate::crypto::SigningAlgorithm;
-use crate::keyring::{KeyRing, RingKey};
+use crate::keyring::KeyRing;
 use crate::store;
 
 #[derive(Debug, Subcommand)]
@@ -37,40 +37,18 @@ pub async fn run(settings: Settings, command: KeysCommand) -> anyhow::Result<()>
     let db = store::connect(&settings.database).await?;
     let ring = KeyRing::open(Arc::clone(&db), &settings.keys).await?;
     match command {
-        KeysCommand::List { output } => print(&ring.keys(), output),
+        KeysCommand::List { output } => print(&keys::list_keys(&ring), output),
         KeysCommand::Rotate { alg, now, output } => {
-            let algorithms = alg.map_or_else(|| settings.keys.algorithms.clone(), |a| vec![a]);
-            let mut rotated = Vec::new();
-            for algorithm in algorithms {
-                rotated.push(
-                    ring.rotate(algorithm, now, SystemClock.now(), "cli")
-                        .await?,
-                );
-            }
+            let rotated = keys::rotate_keys(&ring, alg, now, "cli", SystemClock.now()).await?;
             print(&rotated, output)
         }
     }
 }
 
-fn print(keys: &[RingKey], output: Output) -> anyhow::Result<()> {
+fn print(keys: &[KeyView], output: Output) -> anyhow::Result<()> {
     let time = |t: time::OffsetDateTime| t.format(&Rfc3339).unwrap_or_default();
     match output {
-        Output::Json => {
-            let records: Vec<_> = keys
-                .iter()
-                .map(|k| {
-                    json!({
-                        "kid": k.kid,
-                        "alg": k.algorithm,
-                        "state": k.state,
-                        "created_at": time(k.created_at),
-                        "activates_at": time(k.activates_at),
-                        "retired_at": k.retired_at.map(time),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&records)?);
-        }
+        Output::Json => println!("{}", serde_json::to_string_pretty(keys)?),
         Output::Text => {
             println!(
                 "{:<43}  {:<5}  {:<7}  {:<20}  {:<20}  RETIRED",
@@ -80,7 +58,7 @@ fn print(keys: &[RingKey], output: Output) -> anyhow::Result<()> {
                 println!(
                     "{:<43}  {:<5}  {:<7}  {:<20}  {:<20}  {}",
                     k.kid,
-                    k.algorithm.as_str(),
+                    k.alg.as_str(),
                     k.state.as_str(),
                     time(k.created_at),
                     time(k.activates_at),

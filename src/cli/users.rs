@@ -75,7 +75,7 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
             print_users(args.output, &[user], true)?;
         }
         UsersCommand::List { output } => {
-            print_users(output, &users::list_users(db.as_ref()).await?, false)?;
+            print_users(output, &users::list_all_users(db.as_ref()).await?, false)?;
         }
         UsersCommand::Show { user, output } => {
             let user = users::find_user(db.as_ref(), &user).await?;

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{After, StoreError};
 use crate::domain::{Client, ClientId};
 
 /// A client secret as stored: only its SHA-256 digest. `expires_at` is set when it was rotated
@@ -46,8 +46,26 @@ pub trait ClientStore: Send + Sync {
     /// Every client, oldest first.
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
 
-    /// Deletes the client with everything it owns (secrets, grants, refresh tokens).
-    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError>;
+    /// At most `limit` clients in (created_at, id) order, starting after `after`: pages stay
+    /// stable while clients are added.
+    async fn list_clients_after(
+        &self,
+        after: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError>;
+
+    /// Replaces every field but the id and creation time, and bumps the version, if the stored
+    /// version is still `expected_version` (`Stale` otherwise).
+    async fn update_client(&self, client: &Client, expected_version: i64)
+    -> Result<(), StoreError>;
+
+    /// Deletes the client with everything it owns (secrets, grants, refresh tokens); with an
+    /// `expected_version`, only if that is still the stored version (`Stale` otherwise).
+    async fn delete_client(
+        &self,
+        id: &ClientId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError>;
 
     /// The client's secrets that are still accepted at `now`.
     async fn live_client_secrets(

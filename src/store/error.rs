@@ -7,6 +7,9 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
+    /// The record's version is no longer the one the caller read (optimistic concurrency).
+    #[error("the record changed since it was read")]
+    Stale,
     #[error("conflicts with an existing record ({constraint})")]
     Conflict { constraint: String },
     #[error("the database did not answer within {0:?}")]

@@ -22,7 +22,14 @@ pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore,
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
 pub use self::sqlite::SqliteStore;
-pub use self::users::UserStore;
+pub use self::users::{UserFilter, UserStore};
+
+/// Where a page of a list starts: after the record with this creation time and id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct After {
+    pub created_at: time::OffsetDateTime,
+    pub id: String,
+}
 use crate::config::{DatabaseSettings, DatabaseUrl};
 
 /// Everything the service needs from its database.

@@ -2,8 +2,15 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::StoreError;
-use crate::domain::{User, Username};
+use super::{After, StoreError};
+use crate::domain::{Email, User, Username};
+
+/// Which users a list shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub username: Option<Username>,
+    pub email: Option<Email>,
+}
 
 /// People who sign in. Deleting a user deletes their grants and refresh tokens with them.
 #[async_trait]
@@ -18,7 +25,21 @@ pub trait UserStore: Send + Sync {
     /// Every user, oldest first.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
 
-    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError>;
+    /// At most `limit` users matching `filter` in (created_at, id) order, after `after`.
+    async fn list_users_after(
+        &self,
+        filter: &UserFilter,
+        after: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+
+    /// Replaces the profile fields (not the id, the password hash or the creation time) and
+    /// bumps the version, if the stored version is still `expected_version`; a taken username
+    /// is a `Conflict`.
+    async fn update_user(&self, user: &User, expected_version: i64) -> Result<(), StoreError>;
+
+    /// Deletes the user; with an `expected_version`, only if that is still the stored one.
+    async fn delete_user(&self, id: Uuid, expected_version: Option<i64>) -> Result<(), StoreError>;
 
     /// Replaces the password hash (an admin reset or the user's own change).
     async fn set_password_hash(

@@ -116,7 +116,7 @@ async fn an_unknown_client_is_not_found(db: Arc<dyn Database>) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        db.delete_client(&id("nobody")).await,
+        db.delete_client(&id("nobody"), None).await,
         Err(StoreError::NotFound)
     ));
 }
@@ -145,7 +145,7 @@ async fn deleting_a_client_deletes_its_secrets(db: Arc<dyn Database>) {
         .await
         .unwrap();
 
-    db.delete_client(&id("gone")).await.unwrap();
+    db.delete_client(&id("gone"), None).await.unwrap();
 
     assert!(matches!(
         db.find_client(&id("gone")).await,

@@ -11,3 +11,4 @@ mod ephemeral;
 mod keyring;
 mod migrations;
 mod users;
+mod versions;

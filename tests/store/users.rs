@@ -146,7 +146,7 @@ async fn an_unknown_user_is_not_found(db: Arc<dyn Database>) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        db.delete_user(Uuid::new_v4()).await,
+        db.delete_user(Uuid::new_v4(), None).await,
         Err(StoreError::NotFound)
     ));
     let missing = db
@@ -193,7 +193,7 @@ async fn deleting_a_user_deletes_their_grants_and_refresh_tokens(db: Arc<dyn Dat
     let refresh = token(grant.id, Uuid::new_v4(), 7, 1);
     db.insert_refresh_token(&refresh).await.unwrap();
 
-    db.delete_user(ann.id).await.unwrap();
+    db.delete_user(ann.id, None).await.unwrap();
 
     assert!(matches!(
         db.find_grant(grant.id).await,

@@ -9,7 +9,7 @@ use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, ScopeSet,
 };
 use crate::store::error::bounded;
-use crate::store::{ClientSecretRecord, ClientStore, StoreError};
+use crate::store::{After, ClientSecretRecord, ClientStore, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -160,15 +160,82 @@ impl ClientStore for PgStore {
         rows.into_iter().map(Client::try_from).collect()
     }
 
-    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
-        let query = sqlx::query("DELETE FROM clients WHERE id = $1").bind(id.as_str());
-        match bounded(self.timeout, query.execute(&self.pool))
-            .await?
-            .rows_affected()
-        {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
+    async fn list_clients_after(
+        &self,
+        after: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError> {
+        let query = match after {
+            Some(after) => sqlx::query_as::<_, ClientRow>(
+                "SELECT * FROM clients WHERE (created_at, id) > ($1, $2) \
+                 ORDER BY created_at, id LIMIT $3",
+            )
+            .bind(after.created_at)
+            .bind(&after.id),
+            None => sqlx::query_as::<_, ClientRow>(
+                "SELECT * FROM clients ORDER BY created_at, id LIMIT $1",
+            ),
         }
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn update_client(
+        &self,
+        client: &Client,
+        expected_version: i64,
+    ) -> Result<(), StoreError> {
+        let ttl = client
+            .access_token_ttl_secs
+            .map(|t| i32::try_from(t).unwrap_or(i32::MAX));
+        let query = sqlx::query(
+            "UPDATE clients SET name = $1, client_type = $2, token_endpoint_auth_method = $3, \
+             grant_types = $4, scopes = $5, redirect_uris = $6, post_logout_redirect_uris = $7, \
+             audiences = $8, jwks = $9, access_token_ttl_secs = $10, \
+             id_token_signed_response_alg = $11, first_party = $12, updated_at = $13, \
+             version = version + 1 WHERE id = $14 AND version = $15",
+        )
+        .bind(&client.name)
+        .bind(client.client_type.as_str())
+        .bind(client.auth_method.as_str())
+        .bind(Json(&client.grant_types))
+        .bind(Json(&client.scopes))
+        .bind(Json(&client.redirect_uris))
+        .bind(Json(&client.post_logout_redirect_uris))
+        .bind(Json(&client.audiences))
+        .bind(client.jwks.as_ref().map(Json))
+        .bind(ttl)
+        .bind(
+            client
+                .id_token_signed_response_alg
+                .map(SigningAlgorithm::as_str),
+        )
+        .bind(client.first_party)
+        .bind(client.updated_at)
+        .bind(client.id.as_str())
+        .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        self.changed_or_why("clients", client.id.as_str(), affected)
+            .await
+    }
+
+    async fn delete_client(
+        &self,
+        id: &ClientId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "DELETE FROM clients WHERE id = $1 AND ($2::BIGINT IS NULL OR version = $2)",
+        )
+        .bind(id.as_str())
+        .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        self.changed_or_why("clients", id.as_str(), affected).await
     }
 
     async fn live_client_secrets(

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::PgStore;
 use crate::domain::{Email, User, Username};
 use crate::store::error::bounded;
-use crate::store::{StoreError, UserStore};
+use crate::store::{After, StoreError, UserFilter, UserStore};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -93,15 +93,63 @@ impl UserStore for PgStore {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
-        let query = sqlx::query("DELETE FROM users WHERE id = $1").bind(id);
-        match bounded(self.timeout, query.execute(&self.pool))
+    async fn list_users_after(
+        &self,
+        filter: &UserFilter,
+        after: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let after_id = after
+            .map(|a| Uuid::parse_str(&a.id))
+            .transpose()
+            .map_err(StoreError::corrupt)?;
+        let query = sqlx::query_as::<_, UserRow>(
+            "SELECT * FROM users \
+             WHERE ($1::TEXT IS NULL OR username = $1) AND ($2::TEXT IS NULL OR email = $2) \
+             AND ($3::TIMESTAMPTZ IS NULL OR (created_at, id) > ($3, $4)) \
+             ORDER BY created_at, id LIMIT $5",
+        )
+        .bind(filter.username.as_ref().map(Username::as_str))
+        .bind(filter.email.as_ref().map(Email::as_str))
+        .bind(after.map(|a| a.created_at))
+        .bind(after_id)
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn update_user(&self, user: &User, expected_version: i64) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE users SET username = $1, email = $2, email_verified = $3, display_name = $4, \
+             claims = $5, disabled = $6, updated_at = $7, version = version + 1 \
+             WHERE id = $8 AND version = $9",
+        )
+        .bind(user.username.as_str())
+        .bind(user.email.as_ref().map(Email::as_str))
+        .bind(user.email_verified)
+        .bind(user.display_name.as_deref())
+        .bind(Json(&user.claims))
+        .bind(user.disabled)
+        .bind(user.updated_at)
+        .bind(user.id)
+        .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
             .await?
-            .rows_affected()
-        {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+            .rows_affected();
+        self.changed_or_why("users", &user.id.to_string(), affected)
+            .await
+    }
+
+    async fn delete_user(&self, id: Uuid, expected_version: Option<i64>) -> Result<(), StoreError> {
+        let query =
+            sqlx::query("DELETE FROM users WHERE id = $1 AND ($2::BIGINT IS NULL OR version = $2)")
+                .bind(id)
+                .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        self.changed_or_why("users", &id.to_string(), affected)
+            .await
     }
 
     async fn set_password_hash(

@@ -6,7 +6,7 @@ use super::{SqliteStore, from_unix, to_unix};
 use crate::crypto::SigningAlgorithm;
 use crate::domain::{AuthMethod, Client, ClientId, ClientType};
 use crate::store::error::bounded;
-use crate::store::{ClientSecretRecord, ClientStore, StoreError};
+use crate::store::{After, ClientSecretRecord, ClientStore, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -159,15 +159,79 @@ impl ClientStore for SqliteStore {
         rows.into_iter().map(Client::try_from).collect()
     }
 
-    async fn delete_client(&self, id: &ClientId) -> Result<(), StoreError> {
-        let query = sqlx::query("DELETE FROM clients WHERE id = ?").bind(id.as_str());
-        match bounded(self.timeout, query.execute(&self.pool))
-            .await?
-            .rows_affected()
-        {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
+    async fn list_clients_after(
+        &self,
+        after: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<Client>, StoreError> {
+        let query = match after {
+            Some(after) => sqlx::query_as::<_, ClientRow>(
+                "SELECT * FROM clients WHERE created_at > ? OR (created_at = ? AND id > ?) \
+                 ORDER BY created_at, id LIMIT ?",
+            )
+            .bind(to_unix(after.created_at))
+            .bind(to_unix(after.created_at))
+            .bind(&after.id),
+            None => sqlx::query_as::<_, ClientRow>(
+                "SELECT * FROM clients ORDER BY created_at, id LIMIT ?",
+            ),
         }
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(Client::try_from).collect()
+    }
+
+    async fn update_client(
+        &self,
+        client: &Client,
+        expected_version: i64,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(
+            "UPDATE clients SET name = ?, client_type = ?, token_endpoint_auth_method = ?, \
+             grant_types = ?, scopes = ?, redirect_uris = ?, post_logout_redirect_uris = ?, \
+             audiences = ?, jwks = ?, access_token_ttl_secs = ?, id_token_signed_response_alg = ?, \
+             first_party = ?, updated_at = ?, version = version + 1 \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(&client.name)
+        .bind(client.client_type.as_str())
+        .bind(client.auth_method.as_str())
+        .bind(to_json(&client.grant_types))
+        .bind(to_json(&client.scopes))
+        .bind(to_json(&client.redirect_uris))
+        .bind(to_json(&client.post_logout_redirect_uris))
+        .bind(to_json(&client.audiences))
+        .bind(client.jwks.as_ref().map(to_json))
+        .bind(client.access_token_ttl_secs.map(i64::from))
+        .bind(
+            client
+                .id_token_signed_response_alg
+                .map(SigningAlgorithm::as_str),
+        )
+        .bind(client.first_party)
+        .bind(to_unix(client.updated_at))
+        .bind(client.id.as_str())
+        .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        self.changed_or_why("clients", client.id.as_str(), affected)
+            .await
+    }
+
+    async fn delete_client(
+        &self,
+        id: &ClientId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query("DELETE FROM clients WHERE id = ? AND (? IS NULL OR version = ?)")
+            .bind(id.as_str())
+            .bind(expected_version)
+            .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        self.changed_or_why("clients", id.as_str(), affected).await
     }
 
     async fn live_client_secrets(

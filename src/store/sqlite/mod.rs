@@ -82,6 +82,27 @@ impl Database for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// After a conditional write touched `affected` rows: fine if one, else `NotFound` when the
+    /// record is gone and `Stale` when only its version moved on.
+    async fn changed_or_why(
+        &self,
+        table: &'static str,
+        id: &str,
+        affected: u64,
+    ) -> Result<(), StoreError> {
+        if affected > 0 {
+            return Ok(());
+        }
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE id = ?");
+        let query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(id);
+        match bounded(self.timeout, query.fetch_one(&self.pool)).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Err(StoreError::Stale),
+        }
+    }
+}
+
 /// How many migrations are recorded; 0 before the first run.
 async fn applied_count(pool: &SqlitePool) -> usize {
     sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::{SqliteStore, from_unix, to_unix};
 use crate::domain::{Email, User, Username};
 use crate::store::error::bounded;
-use crate::store::{StoreError, UserStore};
+use crate::store::{After, StoreError, UserFilter, UserStore};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -94,15 +94,64 @@ impl UserStore for SqliteStore {
         rows.into_iter().map(User::try_from).collect()
     }
 
-    async fn delete_user(&self, id: Uuid) -> Result<(), StoreError> {
-        let query = sqlx::query("DELETE FROM users WHERE id = ?").bind(id.to_string());
-        match bounded(self.timeout, query.execute(&self.pool))
+    async fn list_users_after(
+        &self,
+        filter: &UserFilter,
+        after: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let (after_time, after_id) = match after {
+            Some(after) => (Some(to_unix(after.created_at)), Some(after.id.as_str())),
+            None => (None, None),
+        };
+        let query = sqlx::query_as::<_, UserRow>(
+            "SELECT * FROM users \
+             WHERE (?1 IS NULL OR username = ?1) AND (?2 IS NULL OR email = ?2) \
+             AND (?3 IS NULL OR created_at > ?3 OR (created_at = ?3 AND id > ?4)) \
+             ORDER BY created_at, id LIMIT ?5",
+        )
+        .bind(filter.username.as_ref().map(Username::as_str))
+        .bind(filter.email.as_ref().map(Email::as_str))
+        .bind(after_time)
+        .bind(after_id)
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(User::try_from).collect()
+    }
+
+    async fn update_user(&self, user: &User, expected_version: i64) -> Result<(), StoreError> {
+        let claims = serde_json::to_string(&user.claims).map_err(StoreError::corrupt)?;
+        let query = sqlx::query(
+            "UPDATE users SET username = ?, email = ?, email_verified = ?, display_name = ?, \
+             claims = ?, disabled = ?, updated_at = ?, version = version + 1 \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(user.username.as_str())
+        .bind(user.email.as_ref().map(Email::as_str))
+        .bind(user.email_verified)
+        .bind(user.display_name.as_deref())
+        .bind(claims)
+        .bind(user.disabled)
+        .bind(to_unix(user.updated_at))
+        .bind(user.id.to_string())
+        .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
             .await?
-            .rows_affected()
-        {
-            0 => Err(StoreError::NotFound),
-            _ => Ok(()),
-        }
+            .rows_affected();
+        self.changed_or_why("users", &user.id.to_string(), affected)
+            .await
+    }
+
+    async fn delete_user(&self, id: Uuid, expected_version: Option<i64>) -> Result<(), StoreError> {
+        let query = sqlx::query("DELETE FROM users WHERE id = ? AND (? IS NULL OR version = ?)")
+            .bind(id.to_string())
+            .bind(expected_version)
+            .bind(expected_version);
+        let affected = bounded(self.timeout, query.execute(&self.pool))
+            .await?
+            .rows_affected();
+        self.changed_or_why("users", &id.to_string(), affected)
+            .await
     }
 
     async fn set_password_hash(
