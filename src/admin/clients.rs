@@ -11,7 +11,7 @@ use crate::crypto::{PlainSecret, SigningAlgorithm};
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, Scope, ScopeSet,
 };
-use crate::store::{ClientSecretRecord, Database};
+use crate::store::{ClientSecretRecord, Database, StoreError};
 
 /// The scope a token needs for every `/v1` endpoint.
 pub const ADMIN_SCOPE: &str = "gatehouse:admin";
@@ -76,7 +76,12 @@ pub async fn create_client(
         created_at: now,
         expires_at: None,
     });
-    db.insert_client(&client, record.as_ref()).await?;
+    db.insert_client(&client, record.as_ref())
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => AdminError::Conflict("client_id is taken".into()),
+            other => other.into(),
+        })?;
     audit(
         db,
         actor,

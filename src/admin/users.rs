@@ -249,6 +249,30 @@ pub async fn set_password(
     now: OffsetDateTime,
 ) -> Result<(), AdminError> {
     let user = find_user(db, id_or_username).await?;
+    reset_password(db, hasher, &user, password, actor, now).await
+}
+
+/// `POST /v1/users/{id}/password`: as [`set_password`], by id only.
+pub async fn set_password_by_id(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    id: &str,
+    password: &Password,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    let user = find_user_by_id(db, id).await?;
+    reset_password(db, hasher, &user, password, actor, now).await
+}
+
+async fn reset_password(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    user: &User,
+    password: &Password,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
     let mut problems = Problems::default();
     problems.check(
         "password",

@@ -27,7 +27,24 @@ pub struct Settings {
     pub tokens: TokenSettings,
     pub sessions: SessionSettings,
     pub passwords: PasswordSettings,
+    pub admin: AdminSettings,
     pub log: LogSettings,
+}
+
+/// The `/v1` admin API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Requests one caller may make per minute before `429`.
+    pub requests_per_minute: u32,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            requests_per_minute: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -406,6 +423,12 @@ impl Settings {
                 "passwords",
                 "memory_kib, iterations and parallelism are not valid argon2 parameters \
                  (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
+            ));
+        }
+        if self.admin.requests_per_minute == 0 {
+            return Err(ConfigError::new(
+                "admin.requests_per_minute",
+                "must be at least 1",
             ));
         }
         if p.max_concurrent == Some(0) {

@@ -153,6 +153,8 @@ pub struct User {
     /// Further claims released with the `profile` scope.
     pub claims: Map<String, Value>,
     pub disabled: bool,
+    /// Bumped by every change; the admin API's `ETag`.
+    #[serde(skip)]
     pub version: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

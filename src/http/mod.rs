@@ -1,11 +1,13 @@
 //! HTTP: the routes table and thin handlers (extract, call one function, map the result).
 //! Every path here is described in `openapi.yaml`.
 
+mod admin;
 mod health;
 mod jwks;
 mod metrics;
 mod middleware;
 mod oauth;
+mod openapi;
 mod pages;
 
 use actix_web::web;
@@ -26,34 +28,98 @@ pub mod paths {
     pub const OPENID_METADATA: &str = "/.well-known/openid-configuration";
 }
 
+/// Every route of the service as (method, path), `/v1` included: `tests/api/openapi.rs` checks
+/// that the router serves exactly these and that `openapi.yaml` describes exactly these.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/openapi.yaml"),
+    ("GET", paths::JWKS),
+    ("GET", paths::OAUTH_METADATA),
+    ("GET", paths::OPENID_METADATA),
+    ("POST", paths::TOKEN),
+    ("POST", paths::INTROSPECT),
+    ("POST", paths::REVOKE),
+    ("GET", paths::USERINFO),
+    ("POST", paths::USERINFO),
+    ("GET", paths::AUTHORIZE),
+    ("POST", paths::AUTHORIZE),
+    ("GET", paths::END_SESSION),
+    ("POST", paths::END_SESSION),
+    ("POST", paths::END_SESSION_CONFIRM),
+    ("POST", "/interaction/{id}/login"),
+    ("POST", "/interaction/{id}/consent"),
+    ("GET", "/assets/gatehouse.css"),
+    ("GET", "/v1/clients"),
+    ("POST", "/v1/clients"),
+    ("GET", "/v1/clients/{id}"),
+    ("PUT", "/v1/clients/{id}"),
+    ("PATCH", "/v1/clients/{id}"),
+    ("DELETE", "/v1/clients/{id}"),
+    ("POST", "/v1/clients/{id}/secret"),
+    ("GET", "/v1/users"),
+    ("POST", "/v1/users"),
+    ("GET", "/v1/users/{id}"),
+    ("PUT", "/v1/users/{id}"),
+    ("PATCH", "/v1/users/{id}"),
+    ("DELETE", "/v1/users/{id}"),
+    ("POST", "/v1/users/{id}/password"),
+    ("GET", "/v1/keys"),
+    ("POST", "/v1/keys/rotate"),
+    ("GET", "/v1/grants"),
+    ("DELETE", "/v1/grants/{id}"),
+];
+
 /// Every route of the service, in one table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(health::get_healthz))
-        .route("/readyz", web::get().to(health::get_readyz))
-        .route("/metrics", web::get().to(metrics::get_metrics))
-        .route(paths::JWKS, web::get().to(jwks::get_jwks))
-        .route(paths::OAUTH_METADATA, web::get().to(oauth::get_discovery))
-        .route(paths::OPENID_METADATA, web::get().to(oauth::get_discovery))
-        .route(paths::TOKEN, web::post().to(oauth::post_token))
-        .route(paths::INTROSPECT, web::post().to(oauth::post_introspect))
-        .route(paths::REVOKE, web::post().to(oauth::post_revoke))
-        .route(paths::USERINFO, web::get().to(oauth::userinfo))
-        .route(paths::USERINFO, web::post().to(oauth::userinfo))
-        .route(paths::AUTHORIZE, web::get().to(pages::get_authorize))
-        .route(paths::AUTHORIZE, web::post().to(pages::post_authorize))
-        .route(paths::END_SESSION, web::get().to(pages::get_end_session))
-        .route(paths::END_SESSION, web::post().to(pages::post_end_session))
-        .route(
-            paths::END_SESSION_CONFIRM,
-            web::post().to(pages::post_confirm_logout),
+    cfg.service(resource("/healthz").route(web::get().to(health::get_healthz)))
+        .service(resource("/readyz").route(web::get().to(health::get_readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics::get_metrics)))
+        .service(resource(paths::JWKS).route(web::get().to(jwks::get_jwks)))
+        .service(resource(paths::OAUTH_METADATA).route(web::get().to(oauth::get_discovery)))
+        .service(resource(paths::OPENID_METADATA).route(web::get().to(oauth::get_discovery)))
+        .service(resource(paths::TOKEN).route(web::post().to(oauth::post_token)))
+        .service(resource(paths::INTROSPECT).route(web::post().to(oauth::post_introspect)))
+        .service(resource(paths::REVOKE).route(web::post().to(oauth::post_revoke)))
+        .service(
+            resource(paths::USERINFO)
+                .route(web::get().to(oauth::userinfo))
+                .route(web::post().to(oauth::userinfo)),
         )
-        .route("/interaction/{id}/login", web::post().to(pages::post_login))
-        .route(
-            "/interaction/{id}/consent",
-            web::post().to(pages::post_consent),
+        .service(
+            resource(paths::AUTHORIZE)
+                .route(web::get().to(pages::get_authorize))
+                .route(web::post().to(pages::post_authorize)),
         )
-        .route(
-            "/assets/gatehouse.css",
-            web::get().to(pages::get_stylesheet),
-        );
+        .service(
+            resource(paths::END_SESSION)
+                .route(web::get().to(pages::get_end_session))
+                .route(web::post().to(pages::post_end_session)),
+        )
+        .service(
+            resource(paths::END_SESSION_CONFIRM).route(web::post().to(pages::post_confirm_logout)),
+        )
+        .service(resource("/interaction/{id}/login").route(web::post().to(pages::post_login)))
+        .service(resource("/interaction/{id}/consent").route(web::post().to(pages::post_consent)))
+        .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))
+        .service(resource("/openapi.yaml").route(web::get().to(openapi::get_openapi)))
+        .configure(admin::routes);
+}
+
+/// A path whose other methods answer 405 with `Allow` (RFC 9110 §15.5.6), not 404.
+fn resource(path: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    let pattern = req.match_pattern();
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|(_, path)| pattern.as_deref() == Some(*path))
+        .map(|(method, _)| *method)
+        .collect();
+    actix_web::HttpResponse::MethodNotAllowed()
+        .insert_header((actix_web::http::header::ALLOW, allowed.join(", ")))
+        .finish()
 }

@@ -101,7 +101,7 @@ async fn login_gives_one_message_for_an_unknown_user_and_a_wrong_password(backen
         .await;
 
     for (response, typed) in [(unknown, "nobody"), (wrong, "ann")] {
-        assert_eq!(response.status(), 401);
+        assert_eq!(response.status(), 400);
         assert_page_headers(&response);
         assert!(set_cookie(&response, "gatehouse-session").is_none());
         let page = response.text().await.unwrap();
@@ -127,7 +127,7 @@ async fn login_keeps_the_typed_username_escaped(backend: Backend) {
         )
         .await;
 
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 400);
     let page = response.text().await.unwrap();
     assert!(!page.contains("<script>"), "{page}");
     assert!(page.contains(GENERIC_FAILURE));

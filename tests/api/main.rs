@@ -1,6 +1,7 @@
 //! HTTP tests: each starts its own Gatehouse in-process on port 0 and talks to it over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_helpers;
 #[path = "../common/mod.rs"]
 mod common;
 mod flow;
@@ -8,6 +9,16 @@ mod helpers;
 mod jose;
 mod pages;
 
+mod admin_auth;
+mod admin_clients;
+mod admin_conditional;
+mod admin_grants;
+mod admin_idempotency;
+mod admin_keys;
+mod admin_negotiation;
+mod admin_pagination;
+mod admin_rate_limit;
+mod admin_users;
 mod authorize;
 mod authorize_prompt;
 mod bulkhead;
@@ -21,6 +32,7 @@ mod jwks;
 mod login;
 mod logout;
 mod metrics;
+mod openapi;
 mod password_upgrade;
 mod revoke;
 mod token;

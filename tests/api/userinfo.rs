@@ -113,7 +113,7 @@ async fn userinfo_refuses_a_token_in_both_the_header_and_the_body(backend: Backe
     assert_oauth_error(response, 400, "invalid_request").await;
 }
 
-async fn userinfo_challenges_a_request_without_a_token(backend: Backend) {
+async fn userinfo_challenges_a_request_without_credentials_without_an_error_code(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
@@ -128,8 +128,25 @@ async fn userinfo_challenges_a_request_without_a_token(backend: Backend) {
         .await
         .unwrap();
 
-    for response in [get, post, empty_bearer] {
-        assert_invalid_token(response).await;
+    let basic = app
+        .client
+        .post(format!("{}/oauth2/userinfo", app.address))
+        .header("authorization", "Basic !!!")
+        .form(&[("a", "b")])
+        .send()
+        .await
+        .unwrap();
+
+    // RFC 6750 §3.1: no credentials, so a challenge without an error code
+    for response in [get, post, empty_bearer, basic] {
+        assert_eq!(response.status(), 401);
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            r#"Bearer realm="gatehouse""#
+        );
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body, serde_json::json!({}));
     }
 }
 
@@ -231,7 +248,7 @@ crate::on_every_backend!(
     userinfo_returns_sub_and_the_claims_of_the_granted_scopes,
     userinfo_accepts_the_token_in_a_form_body,
     userinfo_refuses_a_token_in_both_the_header_and_the_body,
-    userinfo_challenges_a_request_without_a_token,
+    userinfo_challenges_a_request_without_credentials_without_an_error_code,
     userinfo_challenges_a_malformed_token,
     userinfo_challenges_an_expired_token,
     userinfo_challenges_a_revoked_token,

@@ -65,7 +65,7 @@ pub async fn userinfo(
             ct.as_bytes()
                 .starts_with(b"application/x-www-form-urlencoded")
         }) {
-        read_form(&req, body)
+        read_form_with(&req, body, None)
             .await?
             .get("access_token")
             .map(str::to_owned)
@@ -77,7 +77,15 @@ pub async fn userinfo(
             "send the access token in one place only",
         ));
     }
-    let token = header_token.or(form_token);
+    let Some(token) = header_token.or(form_token) else {
+        // RFC 6750 §3.1: a request with no credentials gets the challenge, no error code.
+        return Ok(HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="gatehouse""#))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .json(serde_json::json!({})));
+    };
+    let token = Some(token);
     let claims = oauth::userinfo::userinfo(&state, token.as_deref(), state.clock.now()).await?;
     Ok(no_store_json(&claims))
 }
@@ -99,9 +107,20 @@ fn no_store_json<T: Serialize>(body: &T) -> HttpResponse {
 
 /// Reads at most `MAX_FORM_BYTES` of body, so an oversized request is an OAuth error, not a
 /// plain-text 413, and parses it as a protocol form.
-async fn read_form(
+async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<FormRequest, OAuthError> {
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    read_form_with(req, payload, authorization).await
+}
+
+/// As [`read_form`], with the client credentials of `authorization` (none for a resource
+/// request, whose `Authorization` header is a bearer token or nothing of ours).
+async fn read_form_with(
     req: &HttpRequest,
     mut payload: web::Payload,
+    authorization: Option<&str>,
 ) -> Result<FormRequest, OAuthError> {
     let header_str = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     let mut body = web::BytesMut::new();
@@ -113,9 +132,5 @@ async fn read_form(
         }
         body.extend_from_slice(&chunk);
     }
-    FormRequest::parse(
-        header_str(header::CONTENT_TYPE),
-        header_str(header::AUTHORIZATION),
-        &body,
-    )
+    FormRequest::parse(header_str(header::CONTENT_TYPE), authorization, &body)
 }

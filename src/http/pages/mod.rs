@@ -159,7 +159,9 @@ pub async fn post_login(
             &id,
             &typed,
             Some(message),
-            StatusCode::UNAUTHORIZED,
+            // not 401: that would need a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a
+            // login form is no HTTP authentication scheme
+            StatusCode::BAD_REQUEST,
         );
     };
     if needs_rehash {

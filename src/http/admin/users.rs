@@ -1,0 +1,167 @@
+//! `/v1/users`: create, list, read, replace, patch and delete people; reset a password.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::conditional::{etag, expected_version, record};
+use super::idempotency::{Created, create_once};
+use super::pagination::{ListQuery, page_response};
+use super::{Admin, ApiError, body};
+use crate::admin::users::{self, NewUser, UserChanges, UserFilter};
+use crate::crypto::Password;
+
+/// `GET /v1/users?username=&email=`
+pub async fn get_users(admin: Admin, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let query = ListQuery::parse(req.query_string(), "/v1/users", &["username", "email"], &[])?;
+    let filter = UserFilter {
+        username: query.filter("username").map(str::to_owned),
+        email: query.filter("email").map(str::to_owned),
+    };
+    let page = users::list_users(admin.db(), &filter, &query.page).await?;
+    page_response(admin.format, &query, page)
+}
+
+/// The creation body: a [`NewUser`] and, apart from it, the initial password.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUserBody {
+    username: String,
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: bool,
+    display_name: Option<String>,
+    #[serde(default)]
+    claims: Map<String, Value>,
+    password: Option<String>,
+}
+
+impl NewUserBody {
+    fn split(self) -> (NewUser, Option<Password>) {
+        let user = NewUser {
+            username: self.username,
+            email: self.email,
+            email_verified: self.email_verified,
+            display_name: self.display_name,
+            claims: self.claims,
+        };
+        (user, self.password.map(Password::new))
+    }
+}
+
+/// `POST /v1/users`: 201; a taken username is a 409; idempotent by key.
+pub async fn post_users(
+    admin: Admin,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (request, bytes) = body::json::<NewUserBody>(&req, payload, body::JSON).await?;
+    let (request, password) = request.split();
+    let created = create_once(&admin.state, admin.actor(), &req, &bytes, || async {
+        let passwords = &admin.state.passwords;
+        let user = users::create_user(
+            admin.db(),
+            passwords,
+            request,
+            password,
+            admin.actor(),
+            admin.now(),
+        )
+        .await?;
+        Ok(Created {
+            location: format!("/v1/users/{}", user.id),
+            etag: etag(user.version),
+            body: serde_json::to_value(&user).map_err(|e| ApiError::Internal(e.into()))?,
+            replayed: false,
+        })
+    })
+    .await?;
+    created.respond(admin.format)
+}
+
+/// `GET /v1/users/{id}`
+pub async fn get_user(admin: Admin, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let user = users::find_user_by_id(admin.db(), &id).await?;
+    record(admin.format, &user, user.version)
+}
+
+/// `PUT /v1/users/{id}`: the whole profile replaced, validated as at creation.
+pub async fn put_user(
+    admin: Admin,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected_version(&req)?;
+    let (changes, _) = body::json::<UserChanges>(&req, payload, body::JSON).await?;
+    let user = users::replace_user(
+        admin.db(),
+        &id,
+        changes,
+        expected,
+        admin.actor(),
+        admin.now(),
+    )
+    .await?;
+    record(admin.format, &user, user.version)
+}
+
+/// `PATCH /v1/users/{id}`: a JSON Merge Patch (RFC 7396), validated as a whole.
+pub async fn patch_user(
+    admin: Admin,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected_version(&req)?;
+    let (patch, _) = body::json::<Value>(&req, payload, body::MERGE_PATCH).await?;
+    let user = users::patch_user(
+        admin.db(),
+        &id,
+        &patch,
+        expected,
+        admin.actor(),
+        admin.now(),
+    )
+    .await?;
+    record(admin.format, &user, user.version)
+}
+
+/// `DELETE /v1/users/{id}`: the user, their grants and what was issued under them.
+pub async fn delete_user(
+    admin: Admin,
+    id: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let expected = expected_version(&req)?;
+    users::delete_user_by_id(admin.db(), &id, expected, admin.actor(), admin.now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    password: String,
+}
+
+/// `POST /v1/users/{id}/password`: an admin reset, under the same rules as the CLI's.
+pub async fn post_user_password(
+    admin: Admin,
+    id: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (request, _) = body::json::<PasswordBody>(&req, payload, body::JSON).await?;
+    let password = Password::new(request.password);
+    let passwords = &admin.state.passwords;
+    users::set_password_by_id(
+        admin.db(),
+        passwords,
+        &id,
+        &password,
+        admin.actor(),
+        admin.now(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
