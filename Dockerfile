@@ -7,6 +7,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
+COPY openapi.yaml ./
 RUN cargo build --release --locked --bin gatehouse \
     && install -D -m 0755 target/release/gatehouse /out/gatehouse \
     && install -d -m 0755 /out/data /out/keys
