@@ -143,6 +143,9 @@ impl RedirectUri {
         if url.fragment().is_some() || s.contains('#') {
             return Err("a redirect URI has no fragment (RFC 6749 §3.1.2)".into());
         }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("a redirect URI has no user information (RFC 9700 §4.1.3)".into());
+        }
         match url.scheme() {
             "https" => {}
             "http" if is_loopback(&url) => {}
@@ -281,6 +284,8 @@ mod tests {
             "javascript:alert(1)",
             "/relative",
             "ftp://files.example.com/",
+            "https://user:pass@app.example.com/cb",
+            "https://app.example.com@evil.example/cb",
         ] {
             assert!(RedirectUri::parse(bad).is_err(), "{bad}");
         }
