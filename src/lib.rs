@@ -16,3 +16,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;

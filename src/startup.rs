@@ -11,12 +11,13 @@ use actix_web::{App, HttpServer, web};
 use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
+use crate::admin::declare::{self, Change, DeclareError};
 use crate::clock::{Clock, SystemClock};
-use crate::config::Settings;
+use crate::config::{ConfigError, EncryptionKey, Settings};
 use crate::crypto::{PasswordError, PasswordHasher};
 use crate::ephemeral::{self, EphemeralError};
 use crate::http;
-use crate::keyring::{KeyRing, KeyRingError};
+use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
 use crate::state::{AppState, Endpoints};
 use crate::store::{self, StoreError};
 use crate::telemetry::Metrics;
@@ -36,6 +37,13 @@ pub enum StartupError {
     Keys(#[source] KeyRingError),
     #[error("cannot set up password hashing: {0}")]
     Passwords(#[source] PasswordError),
+    /// Test mode with PostgreSQL (refused at load too).
+    #[error(transparent)]
+    Config(ConfigError),
+    /// A declared client or user cannot be applied; when the declaration is at fault
+    /// (`is_invalid`), a configuration error.
+    #[error("cannot apply the declared clients and users: {0}")]
+    Declarations(DeclareError),
 }
 
 pub struct Application {
@@ -52,9 +60,21 @@ impl Application {
 
     /// As [`Application::build`], with time injected (tests move it forward).
     pub async fn build_with_clock(
-        settings: Settings,
+        mut settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
+        settings.validate_testing().map_err(StartupError::Config)?;
+        // A database in memory starts empty at every start (`serve --ephemeral`): its first
+        // keys are generated while it opens, and sealed under a key that never leaves memory.
+        let in_memory = settings.database.url.is_in_memory();
+        let pregenerated = if in_memory {
+            Pregenerated::start(&settings.keys.algorithms)
+        } else {
+            Pregenerated::default()
+        };
+        if in_memory && settings.keys.encryption_key.is_none() {
+            settings.keys.encryption_key = Some(EncryptionKey::generate());
+        }
         let wanted = settings.server.bind.socket_addr();
         let bind_error = |source| StartupError::Bind {
             address: wanted,
@@ -69,13 +89,26 @@ impl Application {
             .map_err(StartupError::Ephemeral)?;
         let keys = KeyRing::open(Arc::clone(&db), &settings.keys)
             .await
-            .map_err(StartupError::Keys)?;
+            .map_err(StartupError::Keys)?
+            .with_pregenerated(pregenerated);
         keys.maintain(clock.now(), "system")
             .await
             .map_err(StartupError::Keys)?;
         let passwords =
             PasswordHasher::new(&settings.passwords).map_err(StartupError::Passwords)?;
+        apply_declarations(db.as_ref(), &passwords, &settings, clock.now()).await?;
         let issuer = settings.issuer_for(address);
+        let server_settings = &settings.server;
+        if address.ip().is_unspecified()
+            && server_settings.issuer.is_none()
+            && server_settings.public_url.is_none()
+        {
+            tracing::warn!(
+                %issuer,
+                "listening on every interface with neither server.public_url nor server.issuer \
+                 set: the issuer names an address clients cannot reach; set server.public_url"
+            );
+        }
         let state = web::Data::new(AppState {
             endpoints: Endpoints::for_issuer(&issuer),
             issuer,
@@ -107,6 +140,21 @@ impl Application {
         self.address.port()
     }
 
+    /// The base URL of the address actually bound, as a local client reaches it: loopback
+    /// stands in for an unspecified address (`0.0.0.0`, `::`).
+    pub fn local_url(&self) -> String {
+        let mut address = self.address;
+        if address.ip().is_unspecified() {
+            let loopback: std::net::IpAddr = if address.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
+            address.set_ip(loopback);
+        }
+        format!("http://{address}")
+    }
+
     pub fn issuer(&self) -> &str {
         self.state.issuer.as_str()
     }
@@ -125,8 +173,38 @@ impl Application {
     }
 }
 
+/// Creates or updates the `[[clients]]` and `[[users]]` of the configuration.
+async fn apply_declarations(
+    db: &dyn store::Database,
+    passwords: &PasswordHasher,
+    settings: &Settings,
+    now: time::OffsetDateTime,
+) -> Result<(), StartupError> {
+    let declarations = settings.declarations();
+    if declarations.is_empty() {
+        return Ok(());
+    }
+    declare::check_fixed_secrets_allowed(&declarations, settings.testing.enabled)
+        .map_err(StartupError::Declarations)?;
+    let plan = declare::apply(db, passwords, &declarations, "config", now)
+        .await
+        .map_err(StartupError::Declarations)?;
+    let changed = plan.steps.iter().filter(|s| s.change != Change::Unchanged);
+    for step in changed {
+        tracing::info!(change = %step, "applied a declared object");
+    }
+    tracing::info!(
+        created = plan.created(),
+        updated = plan.updated(),
+        unchanged = plan.unchanged(),
+        "applied the declared clients and users"
+    );
+    Ok(())
+}
+
 fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
     let settings = Arc::clone(&state.settings);
+    let testing = settings.testing.enabled;
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -134,6 +212,11 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
             .wrap(from_fn(http::set_request_id_header))
             .wrap(TracingLogger::default())
             .configure(http::routes)
+            .configure(|cfg| {
+                if testing {
+                    http::testing_routes(cfg);
+                }
+            })
     })
     .listen(listener)?
     .shutdown_timeout(settings.server.shutdown_timeout_secs);

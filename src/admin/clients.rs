@@ -68,8 +68,23 @@ pub async fn create_client(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<CreatedClient, AdminError> {
+    create_client_with_secret(db, request, None, actor, now).await
+}
+
+/// As [`create_client`], with `secret` (a declared one) instead of a generated one.
+pub async fn create_client_with_secret(
+    db: &dyn Database,
+    request: NewClient,
+    secret: Option<PlainSecret>,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<CreatedClient, AdminError> {
     let client = validate_new_client(request, now)?;
-    let secret = client.auth_method.uses_secret().then(PlainSecret::generate);
+    check_secret_allowed(&client, secret.is_some())?;
+    let secret = client
+        .auth_method
+        .uses_secret()
+        .then(|| secret.unwrap_or_else(PlainSecret::generate));
     let record = secret.as_ref().map(|s| ClientSecretRecord {
         id: Uuid::now_v7(),
         digest: s.digest(),
@@ -201,17 +216,7 @@ pub async fn replace_client(
         first_party: changes.first_party,
     };
     let mut replaced = validate_new_client(request, now)?;
-    if replaced.auth_method.uses_secret() != current.auth_method.uses_secret() {
-        let mut problems = Problems::default();
-        problems.add(
-            "token_endpoint_auth_method",
-            format!(
-                "cannot change from {} to {}: register a new client instead",
-                current.auth_method, replaced.auth_method
-            ),
-        );
-        problems.into_result()?;
-    }
+    check_secret_kept(&current, &replaced)?;
     replaced.created_at = current.created_at;
     replaced.version = current.version + 1;
     db.update_client(&replaced, expected).await?;
@@ -225,6 +230,33 @@ pub async fn replace_client(
     )
     .await;
     Ok(replaced)
+}
+
+/// Only clients authenticating with a shared secret are given one.
+pub(crate) fn check_secret_allowed(client: &Client, given: bool) -> Result<(), AdminError> {
+    let mut problems = Problems::default();
+    if given && !client.auth_method.uses_secret() {
+        problems.add(
+            "client_secret",
+            format!("a {} client has no secret", client.auth_method),
+        );
+    }
+    problems.into_result()
+}
+
+/// A client cannot move between having a secret and having none: that is a new client.
+pub(crate) fn check_secret_kept(current: &Client, replaced: &Client) -> Result<(), AdminError> {
+    let mut problems = Problems::default();
+    if replaced.auth_method.uses_secret() != current.auth_method.uses_secret() {
+        problems.add(
+            "token_endpoint_auth_method",
+            format!(
+                "cannot change from {} to {}: register a new client instead",
+                current.auth_method, replaced.auth_method
+            ),
+        );
+    }
+    problems.into_result()
 }
 
 /// `PATCH` with a JSON Merge Patch (RFC 7396) over the client's [`ClientChanges`] form.
@@ -271,6 +303,18 @@ pub async fn rotate_client_secret(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<RotatedSecret, AdminError> {
+    rotate_client_secret_to(db, id, PlainSecret::generate(), overlap, actor, now).await
+}
+
+/// As [`rotate_client_secret`], to `secret` (a declared one) instead of a generated one.
+pub async fn rotate_client_secret_to(
+    db: &dyn Database,
+    id: &str,
+    secret: PlainSecret,
+    overlap: Duration,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<RotatedSecret, AdminError> {
     let client = find_client(db, id).await?;
     if !client.auth_method.uses_secret() {
         let mut problems = Problems::default();
@@ -280,7 +324,6 @@ pub async fn rotate_client_secret(
         );
         problems.into_result()?;
     }
-    let secret = PlainSecret::generate();
     let record = ClientSecretRecord {
         id: Uuid::now_v7(),
         digest: secret.digest(),

@@ -2,6 +2,7 @@
 //! disagree about what a valid record is.
 
 pub mod clients;
+pub mod declare;
 pub mod grants;
 pub mod keys;
 pub mod users;

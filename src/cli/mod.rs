@@ -1,8 +1,10 @@
-//! The one command line: `gatehouse serve|migrate|clients|users|keys|healthcheck`.
+//! The one command line: `gatehouse serve|migrate|clients|users|apply|keys|healthcheck`.
 
+mod apply;
 mod clients;
 mod healthcheck;
 mod keys;
+mod serve;
 mod users;
 
 use std::path::PathBuf;
@@ -11,7 +13,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Settings;
-use crate::startup::Application;
 use crate::store;
 use crate::telemetry::init_logging;
 
@@ -33,7 +34,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the service.
-    Serve,
+    Serve(serve::ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Register and manage OAuth clients.
@@ -46,6 +47,8 @@ enum Command {
         #[command(subcommand)]
         command: users::UsersCommand,
     },
+    /// Create or update the [[clients]] and [[users]] a file declares; print what changes.
+    Apply(apply::ApplyArgs),
     /// Inspect and rotate signing keys.
     Keys {
         #[command(subcommand)]
@@ -72,13 +75,19 @@ const EXIT_CONFIG: u8 = 2;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(cli.config.as_deref()) {
+    let mut settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::from(EXIT_CONFIG);
         }
     };
+    if let Command::Serve(args) = &cli.command
+        && let Err(error) = args.apply(&mut settings)
+    {
+        eprintln!("{error}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
     if let Command::Healthcheck { url } = &cli.command {
         return healthcheck::run(&settings, url.as_deref());
     }
@@ -95,29 +104,27 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve => serve(settings).await,
+            Command::Serve(args) => serve::run(settings, args).await,
             Command::Migrate => migrate(settings).await,
             Command::Clients { command } => clients::run(settings, command).await,
             Command::Users { command } => users::run(settings, command).await,
             Command::Keys { command } => keys::run(settings, command).await,
+            Command::Apply(args) => apply::run(settings, args).await,
             Command::Healthcheck { .. } => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            if let Some(line) = apply::configuration_error(&error) {
+                eprintln!("{line}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
             tracing::error!(error = %format!("{error:#}"), "gatehouse stopped");
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings).await?;
-    app.run_until_stopped().await?;
-    tracing::info!("gatehouse stopped gracefully");
-    Ok(())
 }
 
 async fn migrate(mut settings: Settings) -> anyhow::Result<()> {

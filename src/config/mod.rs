@@ -2,6 +2,8 @@
 //! (nested keys joined with `__`). Validated at load: a bad value stops the process with one line
 //! naming the key, before anything starts.
 
+mod declared;
+mod testing;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -10,6 +12,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
+pub use self::declared::{
+    Declarations, DeclaredClient, DeclaredPassword, DeclaredUser, FixedSecret, PasswordHashString,
+};
+pub use self::testing::{EPHEMERAL_DATABASE_URL, TestingSettings};
 pub use self::values::{BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, IssuerUrl};
 
 /// The file read when no `--config` is given; its absence is not an error.
@@ -29,6 +35,12 @@ pub struct Settings {
     pub passwords: PasswordSettings,
     pub admin: AdminSettings,
     pub log: LogSettings,
+    /// Test mode (`POST /testing/tokens`); `serve --ephemeral` turns it on.
+    pub testing: TestingSettings,
+    /// Declared clients (`[[clients]]`), created or updated at start.
+    pub clients: Vec<DeclaredClient>,
+    /// Declared users (`[[users]]`), matched by username, created or updated at start.
+    pub users: Vec<DeclaredUser>,
 }
 
 /// The `/v1` admin API.
@@ -52,8 +64,11 @@ impl Default for AdminSettings {
 pub struct ServerSettings {
     /// Where to listen. Port 0 picks a free port (tests).
     pub bind: BindAddress,
-    /// The issuer identifier; derived from the bound address when unset.
+    /// The issuer identifier. Unset: `public_url`, else the bound address.
     pub issuer: Option<IssuerUrl>,
+    /// The URL clients reach the service at (a proxy, a container name), when it differs from
+    /// the bound address; the issuer and endpoint URLs derive from it unless `issuer` is set.
+    pub public_url: Option<IssuerUrl>,
     /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; defaults to the number of cores.
@@ -65,6 +80,7 @@ impl Default for ServerSettings {
         Self {
             bind: BindAddress::default_bind(),
             issuer: None,
+            public_url: None,
             shutdown_timeout_secs: 30,
             workers: None,
         }
@@ -301,7 +317,15 @@ impl ConfigError {
         let key = if path.is_empty() {
             "<root>".to_owned()
         } else {
-            path.join(".")
+            // `clients.1.name` reads `clients[1].name`
+            path.iter()
+                .map(|part| match part.parse::<usize>() {
+                    Ok(index) => format!("[{index}]"),
+                    Err(_) => format!(".{part}"),
+                })
+                .collect::<String>()
+                .trim_start_matches('.')
+                .to_owned()
         };
         Self {
             key,
@@ -345,6 +369,7 @@ impl Settings {
 
     /// Checks that span several keys, after every value parsed on its own.
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_testing()?;
         if self.keys.algorithms.is_empty() {
             return Err(ConfigError::new(
                 "keys.algorithms",
@@ -443,14 +468,16 @@ impl Settings {
                 "must be at least 1",
             ));
         }
-        Ok(())
+        self.validate_declarations()
     }
 
-    /// The issuer: configured, or derived from the address actually bound.
+    /// The issuer, from which every endpoint URL derives: `server.issuer`, else
+    /// `server.public_url`, else the address actually bound.
     pub fn issuer_for(&self, bound: std::net::SocketAddr) -> IssuerUrl {
         self.server
             .issuer
             .clone()
+            .or_else(|| self.server.public_url.clone())
             .unwrap_or_else(|| IssuerUrl::from_bound_address(bound))
     }
 }

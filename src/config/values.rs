@@ -132,6 +132,14 @@ impl DatabaseUrl {
     pub fn is_postgres(&self) -> bool {
         matches!(self, Self::Postgres(_))
     }
+
+    /// An SQLite database that lives only in this process (`sqlite::memory:`, `mode=memory`).
+    pub fn is_in_memory(&self) -> bool {
+        match self {
+            Self::Sqlite(url) => url.contains(":memory:") || url.contains("mode=memory"),
+            Self::Postgres(_) => false,
+        }
+    }
 }
 
 impl FromStr for DatabaseUrl {
@@ -219,6 +227,11 @@ pub struct EncryptionKey([u8; 32]);
 impl EncryptionKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
+    }
+
+    /// A fresh random key, for a database that lives no longer than this process.
+    pub fn generate() -> Self {
+        Self(crate::crypto::random_bytes::<32>())
     }
 
     pub fn bytes(&self) -> &[u8; 32] {

@@ -9,6 +9,7 @@ mod middleware;
 mod oauth;
 mod openapi;
 mod pages;
+mod testing;
 
 use actix_web::web;
 
@@ -26,10 +27,13 @@ pub mod paths {
     pub const JWKS: &str = "/.well-known/jwks.json";
     pub const OAUTH_METADATA: &str = "/.well-known/oauth-authorization-server";
     pub const OPENID_METADATA: &str = "/.well-known/openid-configuration";
+    /// Test mode only.
+    pub const TESTING_TOKENS: &str = "/testing/tokens";
 }
 
 /// Every route of the service as (method, path), `/v1` included: `tests/api/openapi.rs` checks
 /// that the router serves exactly these and that `openapi.yaml` describes exactly these.
+/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -69,6 +73,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/keys/rotate"),
     ("GET", "/v1/grants"),
     ("DELETE", "/v1/grants/{id}"),
+    ("POST", paths::TESTING_TOKENS),
 ];
 
 /// Every route of the service, in one table.
@@ -105,6 +110,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))
         .service(resource("/openapi.yaml").route(web::get().to(openapi::get_openapi)))
         .configure(admin::routes);
+}
+
+/// The routes of test mode, registered only when `testing.enabled`: otherwise they are 404.
+pub fn testing_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource(paths::TESTING_TOKENS).route(web::post().to(testing::post_testing_tokens)),
+    );
 }
 
 /// A path whose other methods answer 405 with `Allow` (RFC 9110 §15.5.6), not 404.

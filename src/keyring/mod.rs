@@ -6,9 +6,10 @@ mod kek;
 mod lifecycle;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
+use tokio::task::JoinHandle;
 
 pub use self::lifecycle::{KeyPolicy, Transition, due_transitions};
 use crate::config::KeySettings;
@@ -65,6 +66,37 @@ pub struct KeyRing {
     kek: KeyEncryptionKey,
     policy: KeyPolicy,
     snapshot: RwLock<Arc<Snapshot>>,
+    pregenerated: Pregenerated,
+}
+
+type Generation = JoinHandle<Result<(SigningKey, Vec<u8>), SigningKeyError>>;
+
+/// Keys being generated ahead of need, one per algorithm. A database that lives in memory is
+/// new at every start: its first keys can be generated while it opens and migrates, instead of
+/// one after another once it has (an RSA key takes tens of milliseconds).
+#[derive(Debug, Default)]
+pub struct Pregenerated(Mutex<HashMap<SigningAlgorithm, Generation>>);
+
+impl Pregenerated {
+    /// Starts generating one key per algorithm on the blocking pool.
+    pub fn start(algorithms: &[SigningAlgorithm]) -> Self {
+        let pending = algorithms
+            .iter()
+            .map(|&algorithm| {
+                let generation =
+                    tokio::task::spawn_blocking(move || SigningKey::generate(algorithm));
+                (algorithm, generation)
+            })
+            .collect();
+        Self(Mutex::new(pending))
+    }
+
+    fn take(&self, algorithm: SigningAlgorithm) -> Option<Generation> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&algorithm)
+    }
 }
 
 impl KeyRing {
@@ -79,9 +111,16 @@ impl KeyRing {
             kek,
             policy: KeyPolicy::from(settings),
             snapshot: RwLock::default(),
+            pregenerated: Pregenerated::default(),
         };
         ring.load(records)?;
         Ok(ring)
+    }
+
+    /// Uses `keys`, generated ahead, for the next keys this ring creates.
+    pub fn with_pregenerated(mut self, keys: Pregenerated) -> Self {
+        self.pregenerated = keys;
+        self
     }
 
     /// Applies the transitions due at `now`, then reloads. Safe on every instance at once.
@@ -221,7 +260,10 @@ impl KeyRing {
         actor: &str,
     ) -> Result<String, KeyRingError> {
         // RSA generation takes a while: keep it off the async workers.
-        let (key, der) = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
+        let generation = self.pregenerated.take(algorithm).unwrap_or_else(|| {
+            tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
+        });
+        let (key, der) = generation
             .await
             .map_err(|_| SigningKeyError::Generate(algorithm))??;
         let sealed_private_key = self

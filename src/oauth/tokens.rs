@@ -5,13 +5,14 @@ use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::OAuthError;
 use uuid::Uuid;
 
 use crate::crypto::{SigningAlgorithm, sha256_hex, sign_jwt};
-use crate::domain::{Client, ScopeSet};
+use crate::domain::{Client, RESERVED_CLAIMS, ScopeSet};
 use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::keyring::KeyRing;
 use crate::state::AppState;
@@ -38,6 +39,64 @@ pub struct AccessTokenClaims {
     /// The token family (one authorization code and its refreshes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fid: Option<String>,
+    /// Further claims (only minted test tokens carry any); never a name of
+    /// [`is_reserved_access_token_claim`].
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Whether a claim name is one Gatehouse sets itself, which extra claims may not override: the
+/// reserved claims of users, the members of an introspection response (RFC 7662 §2.2) and
+/// the grant and family ids that revocation relies on.
+pub fn is_reserved_access_token_claim(name: &str) -> bool {
+    RESERVED_CLAIMS.contains(&name)
+        || ["active", "token_type", "username", "gid", "fid"].contains(&name)
+}
+
+/// What `POST /testing/tokens` asks for, already validated.
+#[derive(Debug, Clone)]
+pub struct MintRequest {
+    pub sub: String,
+    pub aud: OneOrMany,
+    pub client_id: String,
+    pub scope: ScopeSet,
+    pub claims: Map<String, Value>,
+    pub lifetime_secs: u32,
+}
+
+/// A token for any subject, signed by the key ring like every other and accepted by
+/// introspection like every other (test mode only).
+pub fn mint_access_token(
+    state: &AppState,
+    request: MintRequest,
+    now: OffsetDateTime,
+) -> anyhow::Result<String> {
+    if let Some(name) = request
+        .claims
+        .keys()
+        .find(|name| is_reserved_access_token_claim(name))
+    {
+        anyhow::bail!("claim {name} is reserved");
+    }
+    let claims = AccessTokenClaims {
+        iss: state.issuer.to_string(),
+        sub: request.sub,
+        aud: request.aud,
+        exp: now.unix_timestamp() + i64::from(request.lifetime_secs),
+        iat: now.unix_timestamp(),
+        jti: Uuid::new_v4().to_string(),
+        client_id: request.client_id,
+        scope: (!request.scope.is_empty()).then(|| request.scope.to_delimited()),
+        gid: None,
+        fid: None,
+        extra: request.claims,
+    };
+    let algorithm = state.settings.tokens.access_token_algorithm;
+    let key = state
+        .keys
+        .active_key(algorithm)
+        .ok_or_else(|| anyhow::anyhow!("no active {algorithm} signing key"))?;
+    Ok(sign_jwt(&key, ACCESS_TOKEN_TYP, &claims)?)
 }
 
 /// A claim that is one string or an array of strings (RFC 7519 §4.1.3).
@@ -188,6 +247,7 @@ pub fn issue_user_access_token(
         scope: (!scope.is_empty()).then(|| scope.to_delimited()),
         gid: Some(grant_id.to_string()),
         fid: Some(family_id.to_string()),
+        extra: Map::new(),
     };
     let token = issue_access_token(
         &state.keys,

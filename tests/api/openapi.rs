@@ -9,7 +9,7 @@ use gatehouse::domain::{ClientId, ScopeSet};
 use gatehouse::http::ROUTES;
 use serde_norway::Value;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 
 /// The methods probed on every known path.
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
@@ -84,10 +84,12 @@ async fn openapi_yaml_describes_exactly_the_routes() {
 /// `ROUTES` is a list beside the router, so this asks the router itself: every listed (method,
 /// path) must reach a handler, and every other method on those paths must not (actix answers an
 /// unrouted request 404, or 405). Path parameters name records that exist, so no handler has a
-/// reason to answer 404.
+/// reason to answer 404. Test mode is on, so `/testing/tokens` is routed too.
 #[tokio::test]
 async fn the_router_serves_exactly_the_listed_routes() {
-    let app = spawn_app(Backend::Embedded).await.unwrap();
+    let app = spawn_app_with(Backend::Embedded, |s| s.testing.enabled = true)
+        .await
+        .unwrap();
     let fixtures = Fixtures::create(&app).await;
     let listed = code_operations();
     let paths: BTreeSet<&str> = ROUTES.iter().map(|(_, path)| *path).collect();

@@ -8,9 +8,11 @@ use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
 
+mod apply;
 mod clients;
 mod config_errors;
 mod embedded;
+mod ephemeral;
 mod users;
 
 /// `gatehouse ARGS` in `dir`, with no `GATEHOUSE_*` variable inherited from the caller.

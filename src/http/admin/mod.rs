@@ -3,7 +3,7 @@
 //! creation, `ETag`/`If-Match` and cursor pagination.
 
 mod auth;
-mod body;
+pub(super) mod body;
 mod clients;
 mod conditional;
 mod grants;

@@ -32,6 +32,7 @@ pub async fn exchange(
         scope: (!scope.is_empty()).then(|| scope.to_delimited()),
         gid: None,
         fid: None,
+        extra: serde_json::Map::new(),
     };
     let access_token = issue_access_token(
         &state.keys,

@@ -1,0 +1,719 @@
+//! Declared clients and users (`[[clients]]` and `[[users]]` of the configuration, or of a file
+//! given to `gatehouse apply`): compared with the database, then made true through the same use
+//! cases as the admin API, so a declaration is valid exactly when the same `/v1` request would
+//! be. Applying twice changes nothing the second time.
+//!
+//! A declaration describes its object whole (as a `PUT` does): a field left out takes its
+//! default. What it does not declare is left alone: a user's password when it declares none, a
+//! client's secret when it declares none, and every object it does not name.
+
+mod desired;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use self::desired::{
+    client_changes, client_differences, desired_client, desired_user, new_client, new_user,
+    user_changes, user_differences,
+};
+use super::{AdminError, FieldError, audit, clients, describe, users};
+use crate::config::{Declarations, DeclaredClient, DeclaredUser};
+use crate::crypto::{PasswordHasher, Verification};
+use crate::domain::{Client, User};
+use crate::store::{Database, StoreError};
+
+/// How often one object is planned again after another instance changed it meanwhile (several
+/// instances starting at once apply the same declarations).
+const ATTEMPTS: usize = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Client,
+    User,
+}
+
+/// What applying a declaration does (or did) to its object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    /// The fields that differ, by their API names.
+    Update(Vec<&'static str>),
+    Unchanged,
+}
+
+/// One declared object and its change: `create client billing`, `update user ann: email`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub kind: Kind,
+    /// The client id or the username.
+    pub name: String,
+    pub change: Change,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            Kind::Client => "client",
+            Kind::User => "user",
+        };
+        match &self.change {
+            Change::Create => write!(f, "create {kind} {}", self.name),
+            Change::Update(fields) => {
+                write!(f, "update {kind} {}: {}", self.name, fields.join(", "))
+            }
+            Change::Unchanged => write!(f, "unchanged {kind} {}", self.name),
+        }
+    }
+}
+
+/// Every declared object in declaration order, clients first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+}
+
+impl Plan {
+    pub fn created(&self) -> usize {
+        self.count(|c| matches!(c, Change::Create))
+    }
+
+    pub fn updated(&self) -> usize {
+        self.count(|c| matches!(c, Change::Update(_)))
+    }
+
+    pub fn unchanged(&self) -> usize {
+        self.count(|c| matches!(c, Change::Unchanged))
+    }
+
+    fn count(&self, which: impl Fn(&Change) -> bool) -> usize {
+        self.steps.iter().filter(|s| which(&s.change)).count()
+    }
+}
+
+/// A declared object that cannot be applied, named by its place and its id:
+/// `clients[1] (client_id "billing"): redirect_uris[0]: …`.
+#[derive(Debug, thiserror::Error)]
+#[error("{object}: {}", self.problem())]
+pub struct DeclareError {
+    pub object: String,
+    pub error: AdminError,
+}
+
+impl DeclareError {
+    /// Whether the declaration itself is wrong (rather than the database failing).
+    pub fn is_invalid(&self) -> bool {
+        matches!(self.error, AdminError::Invalid(_))
+    }
+
+    /// What is wrong, in one line.
+    pub fn problem(&self) -> String {
+        match &self.error {
+            AdminError::Invalid(errors) => describe(errors),
+            other => {
+                let mut line = other.to_string();
+                let mut cause = std::error::Error::source(other);
+                while let Some(error) = cause {
+                    line = format!("{line}: {error}");
+                    cause = error.source();
+                }
+                line
+            }
+        }
+    }
+}
+
+/// Checks every declaration as the admin API would, without the database: the first one
+/// refused is named with all its problems. Run at configuration load.
+/// A fixed `client_secret` is for tests only: outside test mode (`testing.enabled`, which
+/// `--ephemeral` sets and a PostgreSQL database refuses) a declared one is refused, so a secret
+/// written into a config file can never become a production client's.
+pub fn check_fixed_secrets_allowed(
+    declarations: &Declarations,
+    testing_enabled: bool,
+) -> Result<(), DeclareError> {
+    if testing_enabled {
+        return Ok(());
+    }
+    match declarations
+        .clients
+        .iter()
+        .enumerate()
+        .find(|(_, declared)| declared.client_secret.is_some())
+    {
+        Some((i, declared)) => Err(client_error(
+            i,
+            declared,
+            invalid(
+                "client_secret",
+                "a fixed secret is for tests only: enable testing.enabled (SQLite) or use \
+                 serve --ephemeral; elsewhere the server generates the secret",
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+pub fn check(declarations: &Declarations) -> Result<(), DeclareError> {
+    let mut ids = HashSet::new();
+    for (i, declared) in declarations.clients.iter().enumerate() {
+        let client = desired_client(declared).map_err(|e| client_error(i, declared, e))?;
+        if !ids.insert(client.id) {
+            return Err(client_error(
+                i,
+                declared,
+                invalid("client_id", "is declared twice"),
+            ));
+        }
+    }
+    let mut usernames = HashSet::new();
+    for (i, declared) in declarations.users.iter().enumerate() {
+        let user = desired_user(declared).map_err(|e| user_error(i, declared, e))?;
+        if !usernames.insert(user.username) {
+            return Err(user_error(
+                i,
+                declared,
+                invalid("username", "is declared twice"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What applying `declarations` would do, changing nothing (`--dry-run`).
+pub async fn plan(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    declarations: &Declarations,
+    now: OffsetDateTime,
+) -> Result<Plan, DeclareError> {
+    let mut plan = Plan::default();
+    for (i, declared) in declarations.clients.iter().enumerate() {
+        let (change, _) = plan_client(db, declared, now)
+            .await
+            .map_err(|e| client_error(i, declared, e))?;
+        plan.steps.push(client_step(declared, change));
+    }
+    for (i, declared) in declarations.users.iter().enumerate() {
+        let (change, _) = plan_user(db, hasher, declared)
+            .await
+            .map_err(|e| user_error(i, declared, e))?;
+        plan.steps.push(user_step(declared, change));
+    }
+    Ok(plan)
+}
+
+/// Creates or updates every declared object, and returns what it did. Every declaration is
+/// checked before the first change; a failure afterwards (the database) leaves the objects
+/// before it applied, and applying again completes the rest.
+pub async fn apply(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    declarations: &Declarations,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Plan, DeclareError> {
+    check(declarations)?;
+    let mut plan = Plan::default();
+    for (i, declared) in declarations.clients.iter().enumerate() {
+        let change = retrying(|| apply_client(db, declared, actor, now))
+            .await
+            .map_err(|e| client_error(i, declared, e))?;
+        plan.steps.push(client_step(declared, change));
+    }
+    for (i, declared) in declarations.users.iter().enumerate() {
+        let change = retrying(|| apply_user(db, hasher, declared, actor, now))
+            .await
+            .map_err(|e| user_error(i, declared, e))?;
+        plan.steps.push(user_step(declared, change));
+    }
+    Ok(plan)
+}
+
+/// Runs `attempt` again when another writer got there first (a taken id, a stale version).
+async fn retrying<F, Fut>(mut attempt: F) -> Result<Change, AdminError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Change, AdminError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(AdminError::Conflict(_) | AdminError::PreconditionFailed) if tries < ATTEMPTS => {
+                tries += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+async fn plan_client(
+    db: &dyn Database,
+    declared: &DeclaredClient,
+    now: OffsetDateTime,
+) -> Result<(Change, Option<Client>), AdminError> {
+    let desired = desired_client(declared)?;
+    let current = match db.find_client(&desired.id).await {
+        Ok(current) => current,
+        Err(StoreError::NotFound) => return Ok((Change::Create, None)),
+        Err(error) => return Err(error.into()),
+    };
+    clients::check_secret_kept(&current, &desired)?;
+    let mut fields = client_differences(&current, &desired);
+    if let Some(secret) = &declared.client_secret {
+        let live = db.live_client_secrets(&current.id, now).await?;
+        // Only a secret that does not expire counts: one rotated out is on its way out.
+        let lasting = live
+            .iter()
+            .filter(|r| r.expires_at.is_none())
+            .map(|r| &r.digest);
+        if !secret.to_plain().matches_any(lasting) {
+            fields.push("client_secret");
+        }
+    }
+    Ok((change_of(fields), Some(current)))
+}
+
+async fn apply_client(
+    db: &dyn Database,
+    declared: &DeclaredClient,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Change, AdminError> {
+    let (change, current) = plan_client(db, declared, now).await?;
+    let secret = declared.client_secret.as_ref().map(|s| s.to_plain());
+    match (&change, current) {
+        (Change::Create, _) => {
+            clients::create_client_with_secret(db, new_client(declared), secret, actor, now)
+                .await?;
+        }
+        (Change::Update(fields), Some(current)) => {
+            let id = current.id.as_str();
+            if fields.iter().any(|f| *f != "client_secret") {
+                let changes = client_changes(declared);
+                clients::replace_client(db, id, changes, Some(current.version), actor, now).await?;
+            }
+            if let Some(secret) = secret.filter(|_| fields.contains(&"client_secret")) {
+                // No overlap: the declaration says which secret is valid now.
+                clients::rotate_client_secret_to(db, id, secret, Duration::ZERO, actor, now)
+                    .await?;
+            }
+        }
+        _ => {}
+    }
+    Ok(change)
+}
+
+async fn plan_user(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    declared: &DeclaredUser,
+) -> Result<(Change, Option<User>), AdminError> {
+    let desired = desired_user(declared)?;
+    let current = match db.find_user_by_username(&desired.username).await {
+        Ok(current) => current,
+        Err(StoreError::NotFound) => return Ok((Change::Create, None)),
+        Err(error) => return Err(error.into()),
+    };
+    let mut fields = user_differences(&current, &desired);
+    if let Some(password) = &declared.password {
+        let stored = current.password_hash.as_deref();
+        let verified = match stored {
+            Some(_) => hasher.verify(&password.to_password(), stored).await?,
+            None => Verification::Invalid,
+        };
+        // A hash made with older parameters still matches; the next sign-in upgrades it.
+        if verified == Verification::Invalid {
+            fields.push("password");
+        }
+    }
+    if let Some(hash) = &declared.password_hash
+        && current.password_hash.as_deref() != Some(hash.as_str())
+    {
+        fields.push("password_hash");
+    }
+    Ok((change_of(fields), Some(current)))
+}
+
+async fn apply_user(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    declared: &DeclaredUser,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<Change, AdminError> {
+    let (change, current) = plan_user(db, hasher, declared).await?;
+    let password = declared.password.as_ref().map(|p| p.to_password());
+    let (user, fields) = match (&change, current) {
+        (Change::Create, _) => {
+            let request = new_user(declared);
+            let user =
+                users::create_user(db, hasher, request, password.clone(), actor, now).await?;
+            // Creation knows no `disabled` and no hash: the API too sets them afterwards.
+            let mut later = vec!["password_hash"];
+            if declared.disabled {
+                later.push("disabled");
+            }
+            (user, later)
+        }
+        (Change::Update(fields), Some(current)) => (current, fields.clone()),
+        _ => return Ok(change),
+    };
+    let id = user.id.to_string();
+    let profile = |f: &&str| !matches!(*f, "password" | "password_hash");
+    if fields.iter().any(profile) {
+        let changes = user_changes(declared);
+        users::replace_user(db, &id, changes, Some(user.version), actor, now).await?;
+    }
+    if let Some(password) = password.filter(|_| fields.contains(&"password")) {
+        users::set_password(db, hasher, &id, &password, actor, now).await?;
+    }
+    if let Some(hash) = &declared.password_hash
+        && fields.contains(&"password_hash")
+    {
+        db.set_password_hash(user.id, hash.as_str(), now).await?;
+        audit(db, actor, "user.password_set", "user", &id, now).await;
+    }
+    Ok(change)
+}
+
+fn change_of(fields: Vec<&'static str>) -> Change {
+    if fields.is_empty() {
+        Change::Unchanged
+    } else {
+        Change::Update(fields)
+    }
+}
+
+fn client_step(declared: &DeclaredClient, change: Change) -> Step {
+    Step {
+        kind: Kind::Client,
+        name: declared.client_id.clone(),
+        change,
+    }
+}
+
+fn user_step(declared: &DeclaredUser, change: Change) -> Step {
+    Step {
+        kind: Kind::User,
+        name: declared.username.trim().to_lowercase(),
+        change,
+    }
+}
+
+fn client_error(i: usize, declared: &DeclaredClient, error: AdminError) -> DeclareError {
+    DeclareError {
+        object: format!("clients[{i}] (client_id {:?})", declared.client_id),
+        error,
+    }
+}
+
+fn user_error(i: usize, declared: &DeclaredUser, error: AdminError) -> DeclareError {
+    DeclareError {
+        object: format!("users[{i}] (username {:?})", declared.username),
+        error,
+    }
+}
+
+fn invalid(field: &str, problem: &str) -> AdminError {
+    AdminError::Invalid(vec![FieldError {
+        field: field.to_owned(),
+        problem: problem.to_owned(),
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DeclaredPassword, FixedSecret, PasswordHashString, PasswordSettings};
+    use crate::crypto::{Password, PlainSecret};
+    use crate::domain::{ClientId, Username};
+    use crate::store::{ClientStore as _, SqliteStore, UserStore as _};
+
+    const SECRET: &str = "a-fixed-test-secret-of-at-least-32-chars";
+
+    async fn database() -> SqliteStore {
+        let db = SqliteStore::connect("sqlite::memory:", 1, Duration::from_secs(5))
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+
+    fn hasher() -> PasswordHasher {
+        PasswordHasher::new(&PasswordSettings {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: Some(1),
+            queue_timeout_ms: 10_000,
+        })
+        .unwrap()
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn billing() -> DeclaredClient {
+        DeclaredClient {
+            client_id: "billing".into(),
+            name: "Billing".into(),
+            scopes: vec!["invoices:read".into()],
+            client_secret: Some(FixedSecret::try_from(SECRET.to_owned()).unwrap()),
+            ..DeclaredClient::default()
+        }
+    }
+
+    fn web() -> DeclaredClient {
+        DeclaredClient {
+            client_id: "web".into(),
+            name: "Web".into(),
+            public: true,
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            ..DeclaredClient::default()
+        }
+    }
+
+    fn ann() -> DeclaredUser {
+        DeclaredUser {
+            username: "Ann".into(),
+            email: Some("ann@example.com".into()),
+            display_name: Some("Ann".into()),
+            password: Some(DeclaredPassword::from("a long passphrase".to_owned())),
+            ..DeclaredUser::default()
+        }
+    }
+
+    fn declarations() -> Declarations {
+        Declarations {
+            clients: vec![billing(), web()],
+            users: vec![ann()],
+        }
+    }
+
+    fn lines(plan: &Plan) -> Vec<String> {
+        plan.steps.iter().map(ToString::to_string).collect()
+    }
+
+    async fn live_digests(db: &SqliteStore, id: &str) -> Vec<[u8; 32]> {
+        let id = ClientId::parse(id).unwrap();
+        let live = db.live_client_secrets(&id, now()).await.unwrap();
+        live.into_iter().map(|r| r.digest).collect()
+    }
+
+    #[tokio::test]
+    async fn applying_twice_creates_once_and_then_changes_nothing() {
+        let (db, hasher) = (database().await, hasher());
+        let decls = declarations();
+
+        let planned = plan(&db, &hasher, &decls, now()).await.unwrap();
+        let applied = apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        let again = plan(&db, &hasher, &decls, now()).await.unwrap();
+        let reapplied = apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+
+        assert_eq!(
+            lines(&planned),
+            [
+                "create client billing",
+                "create client web",
+                "create user ann"
+            ]
+        );
+        assert_eq!(applied, planned);
+        assert_eq!(
+            lines(&again),
+            [
+                "unchanged client billing",
+                "unchanged client web",
+                "unchanged user ann"
+            ]
+        );
+        assert_eq!(reapplied, again);
+        assert_eq!(db.list_clients().await.unwrap().len(), 2);
+        assert_eq!(db.list_users().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_plan_lists_the_changed_fields_and_changes_nothing() {
+        let (db, hasher) = (database().await, hasher());
+        apply(&db, &hasher, &declarations(), "test", now())
+            .await
+            .unwrap();
+        let mut decls = declarations();
+        decls.clients[0].scopes.push("invoices:write".into());
+        decls.clients[0].access_token_ttl_secs = Some(600);
+        decls.users[0].display_name = Some("Ann Example".into());
+        decls.users[0].disabled = true;
+
+        let planned = plan(&db, &hasher, &decls, now()).await.unwrap();
+        let stored = db
+            .find_client(&ClientId::parse("billing").unwrap())
+            .await
+            .unwrap();
+        let applied = apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        let after = plan(&db, &hasher, &decls, now()).await.unwrap();
+
+        assert_eq!(
+            lines(&planned),
+            [
+                "update client billing: scopes, access_token_ttl_secs",
+                "unchanged client web",
+                "update user ann: display_name, disabled"
+            ]
+        );
+        assert_eq!(stored.access_token_ttl_secs, None, "the plan wrote nothing");
+        assert_eq!(applied, planned);
+        assert_eq!(after.updated() + after.created(), 0, "{:?}", lines(&after));
+        let ann = db
+            .find_user_by_username(&Username::parse("ann").unwrap())
+            .await
+            .unwrap();
+        assert!(ann.disabled);
+        assert_eq!(ann.display_name.as_deref(), Some("Ann Example"));
+    }
+
+    #[tokio::test]
+    async fn a_fixed_secret_is_stored_and_a_new_one_replaces_it_at_once() {
+        let (db, hasher) = (database().await, hasher());
+        let mut decls = declarations();
+        apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        let first = PlainSecret::from_presented(SECRET.to_owned());
+        assert!(first.matches_any(&live_digests(&db, "billing").await));
+
+        let second = format!("{SECRET}-rotated");
+        decls.clients[0].client_secret = Some(FixedSecret::try_from(second.clone()).unwrap());
+        let applied = apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+
+        assert_eq!(lines(&applied)[0], "update client billing: client_secret");
+        let live = live_digests(&db, "billing").await;
+        assert!(PlainSecret::from_presented(second).matches_any(&live));
+        assert!(!first.matches_any(&live), "no overlap");
+    }
+
+    #[tokio::test]
+    async fn a_client_declared_without_a_secret_keeps_the_one_it_has() {
+        let (db, hasher) = (database().await, hasher());
+        let mut decls = declarations();
+        decls.clients[0].client_secret = None;
+        apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        let before = live_digests(&db, "billing").await;
+
+        let again = plan(&db, &hasher, &decls, now()).await.unwrap();
+
+        assert_eq!(before.len(), 1, "a generated secret");
+        assert_eq!(lines(&again)[0], "unchanged client billing");
+    }
+
+    #[tokio::test]
+    async fn a_changed_password_or_hash_is_set() {
+        let (db, hasher) = (database().await, hasher());
+        let mut decls = declarations();
+        apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        let find = || async {
+            db.find_user_by_username(&Username::parse("ann").unwrap())
+                .await
+                .unwrap()
+        };
+        let verifies = |password: &'static str, hash: Option<String>| {
+            let hasher = hasher.clone();
+            async move {
+                let password = Password::new(password.to_owned());
+                hasher.verify(&password, hash.as_deref()).await.unwrap() != Verification::Invalid
+            }
+        };
+        assert!(verifies("a long passphrase", find().await.password_hash).await);
+
+        decls.users[0].password = Some(DeclaredPassword::from("another passphrase".to_owned()));
+        let changed = apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        assert_eq!(lines(&changed)[2], "update user ann: password");
+        assert!(verifies("another passphrase", find().await.password_hash).await);
+
+        let hash = hasher
+            .hash(&Password::new("a third passphrase".into()))
+            .await
+            .unwrap();
+        decls.users[0].password = None;
+        decls.users[0].password_hash = Some(PasswordHashString::try_from(hash.clone()).unwrap());
+        let hashed = apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+        let again = plan(&db, &hasher, &decls, now()).await.unwrap();
+
+        assert_eq!(lines(&hashed)[2], "update user ann: password_hash");
+        assert_eq!(find().await.password_hash, Some(hash));
+        assert_eq!(lines(&again)[2], "unchanged user ann");
+    }
+
+    #[test]
+    fn check_names_the_object_and_every_problem_of_it() {
+        let mut decls = declarations();
+        decls.clients[1].redirect_uris = vec!["ftp://x".into()];
+
+        let error = check(&decls).unwrap_err();
+
+        assert!(error.is_invalid());
+        assert_eq!(error.object, r#"clients[1] (client_id "web")"#);
+        assert!(
+            error.to_string().starts_with(
+                r#"clients[1] (client_id "web"): redirect_uris[0]: scheme `ftp` is not allowed"#
+            ),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn check_refuses_duplicates_secrets_without_use_and_two_passwords() {
+        let twice = Declarations {
+            clients: vec![billing(), billing()],
+            users: vec![],
+        };
+        let public_with_secret = Declarations {
+            clients: vec![DeclaredClient {
+                client_secret: billing().client_secret,
+                ..web()
+            }],
+            users: vec![],
+        };
+        let hash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$\
+                    KrQ1yNQwYaxqCHdRTbYZ4BUCVDE3fb9DsLKmDc+Fq2s";
+        let both = Declarations {
+            clients: vec![],
+            users: vec![
+                ann(),
+                DeclaredUser {
+                    username: "ANN".into(),
+                    ..DeclaredUser::default()
+                },
+                DeclaredUser {
+                    password_hash: Some(PasswordHashString::try_from(hash.to_owned()).unwrap()),
+                    ..ann()
+                },
+            ],
+        };
+
+        let problems =
+            [twice, public_with_secret, both].map(|decls| check(&decls).unwrap_err().to_string());
+
+        assert_eq!(
+            problems,
+            [
+                r#"clients[1] (client_id "billing"): client_id: is declared twice"#,
+                r#"clients[0] (client_id "web"): client_secret: a none client has no secret"#,
+                r#"users[1] (username "ANN"): username: is declared twice"#,
+            ]
+        );
+        let only_both = Declarations {
+            clients: vec![],
+            users: vec![DeclaredUser {
+                password_hash: Some(PasswordHashString::try_from(hash.to_owned()).unwrap()),
+                ..ann()
+            }],
+        };
+        assert_eq!(
+            check(&only_both).unwrap_err().problem(),
+            "password_hash: declare a password or a password_hash, not both"
+        );
+    }
+}
