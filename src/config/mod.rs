@@ -206,12 +206,18 @@ impl Default for TokenSettings {
 pub struct SessionSettings {
     /// How long a browser stays signed in.
     pub lifetime_secs: u64,
+    /// Failed sign-ins of one username from one address before it is refused for the window.
+    pub max_failed_logins: u32,
+    /// How long failed sign-ins are counted, and how long a refusal lasts.
+    pub failed_login_window_secs: u64,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
         Self {
             lifetime_secs: 8 * 3600,
+            max_failed_logins: 10,
+            failed_login_window_secs: 900,
         }
     }
 }
@@ -434,6 +440,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "tokens.refresh_token_grace_secs",
                 "must be at most 300: a longer window lets a stolen token be replayed unnoticed",
+            ));
+        }
+        if self.sessions.max_failed_logins == 0 || self.sessions.failed_login_window_secs == 0 {
+            return Err(ConfigError::new(
+                "sessions.max_failed_logins",
+                "sessions.max_failed_logins and sessions.failed_login_window_secs must be at least 1",
             ));
         }
         if self.sessions.lifetime_secs == 0 {

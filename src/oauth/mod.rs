@@ -15,6 +15,7 @@ pub mod pkce;
 pub mod redirect_uri;
 mod request;
 pub mod revoke;
+pub mod throttle;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;

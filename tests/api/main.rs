@@ -30,6 +30,7 @@ mod id_token;
 mod introspect;
 mod jwks;
 mod login;
+mod login_throttle;
 mod logout;
 mod metrics;
 mod openapi;

@@ -20,8 +20,10 @@ use crate::oauth::interaction::{
     issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
     start_interaction,
 };
+use crate::oauth::throttle::LoginThrottle;
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
 use crate::state::AppState;
+use crate::store::StoreError;
 
 /// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
 pub async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -134,8 +136,25 @@ pub async fn post_login(
         };
     let typed = form.get("username").unwrap_or_default().to_owned();
     let password = Password::new(form.get("password").unwrap_or_default().to_owned());
+    let sessions = &state.settings.sessions;
+    let throttle = LoginThrottle::new(
+        state.ephemeral.as_ref(),
+        &typed,
+        req.peer_addr().map(|a| a.ip()),
+        sessions.max_failed_logins,
+        std::time::Duration::from_secs(sessions.failed_login_window_secs),
+    );
+    match throttle.is_blocked().await {
+        Ok(false) => {}
+        Ok(true) => return too_many_attempts_page(throttle.retry_after()),
+        Err(_) => return unavailable_page(),
+    }
     let user = match Username::parse(&typed) {
-        Ok(username) => state.db.find_user_by_username(&username).await.ok(),
+        Ok(username) => match state.db.find_user_by_username(&username).await {
+            Ok(user) => Some(user),
+            Err(StoreError::NotFound) => None,
+            Err(error) => return error_page(&OAuthError::server_error(error)),
+        },
         Err(_) => None,
     }
     .filter(|user| !user.disabled);
@@ -151,6 +170,9 @@ pub async fn post_login(
         }
     };
     let (Verification::Valid { needs_rehash }, Some(user)) = (verification, user) else {
+        if throttle.record_failure().await.is_err() {
+            return unavailable_page();
+        }
         // One message and one timing for a wrong name or a wrong password.
         let message = "Incorrect username or password.";
         return login_page(
@@ -164,6 +186,9 @@ pub async fn post_login(
             StatusCode::BAD_REQUEST,
         );
     };
+    if let Err(error) = throttle.clear().await {
+        tracing::warn!(%error, "could not clear the failed sign-in count");
+    }
     if needs_rehash {
         upgrade_hash(&state, &user, &password).await;
     }
@@ -465,6 +490,21 @@ fn unavailable_page() -> HttpResponse {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    response
+}
+
+/// 429 after too many failed sign-ins of one name from one address.
+fn too_many_attempts_page(retry_after: std::time::Duration) -> HttpResponse {
+    let mut response = render(
+        StatusCode::TOO_MANY_REQUESTS,
+        &ErrorPage {
+            error: "temporarily_unavailable",
+            description: Some("too many failed sign-ins; try again later"),
+        },
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     response
 }
 
