@@ -3,6 +3,7 @@
 //! naming the key, before anything starts.
 
 mod declared;
+mod error;
 mod testing;
 mod values;
 
@@ -15,6 +16,7 @@ use serde::Deserialize;
 pub use self::declared::{
     Declarations, DeclaredClient, DeclaredPassword, DeclaredUser, FixedSecret, PasswordHashString,
 };
+pub use self::error::ConfigError;
 pub use self::testing::{EPHEMERAL_DATABASE_URL, TestingSettings};
 pub use self::values::{BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, IssuerUrl};
 
@@ -272,73 +274,6 @@ pub enum LogFormat {
     Auto,
     Json,
     Text,
-}
-
-/// A configuration that cannot be used. Its `Display` is the one line printed before exiting 2.
-#[derive(Debug, thiserror::Error)]
-#[error("configuration error: {key}: {problem}{}", origin_suffix(.origin))]
-pub struct ConfigError {
-    pub key: String,
-    pub problem: String,
-    origin: Option<String>,
-}
-
-fn origin_suffix(origin: &Option<String>) -> String {
-    origin
-        .as_ref()
-        .map(|s| format!(" (from {s})"))
-        .unwrap_or_default()
-}
-
-impl ConfigError {
-    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            problem: problem.into(),
-            origin: None,
-        }
-    }
-
-    fn from_figment(error: figment::Error) -> Self {
-        use figment::error::Kind;
-        let mut path = error.path.clone();
-        let problem = match &error.kind {
-            Kind::UnknownField(field, _) => {
-                if path.last() != Some(field) {
-                    path.push(field.clone());
-                }
-                "unknown key".to_owned()
-            }
-            Kind::Message(message) => message.clone(),
-            other => other.to_string(),
-        };
-        let origin = error.metadata.as_ref().map(|meta| match &meta.source {
-            Some(figment::Source::File(file)) => format!("file {}", file.display()),
-            _ if meta.name.contains("environment") => format!(
-                "environment variable {ENV_PREFIX}{}",
-                path.join("__").to_uppercase()
-            ),
-            _ => meta.name.to_string(),
-        });
-        let key = if path.is_empty() {
-            "<root>".to_owned()
-        } else {
-            // `clients.1.name` reads `clients[1].name`
-            path.iter()
-                .map(|part| match part.parse::<usize>() {
-                    Ok(index) => format!("[{index}]"),
-                    Err(_) => format!(".{part}"),
-                })
-                .collect::<String>()
-                .trim_start_matches('.')
-                .to_owned()
-        };
-        Self {
-            key,
-            problem,
-            origin,
-        }
-    }
 }
 
 impl Settings {

@@ -3,6 +3,7 @@
 
 mod cookies;
 mod logout;
+mod responses;
 mod templates;
 
 use actix_web::http::{StatusCode, header};
@@ -10,8 +11,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
+use self::responses::{
+    consent_page, error_page, expired_page, login_page, redirect, redirect_error,
+    too_many_attempts_page, unavailable_page,
+};
 pub use self::templates::get_stylesheet;
-use self::templates::{ConsentPage, ErrorPage, LoginPage, describe_scope, html_headers, render};
+use self::templates::{ErrorPage, render};
 use crate::crypto::{Password, PasswordError, Verification};
 use crate::domain::{Client, User, Username};
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
@@ -161,7 +166,7 @@ pub async fn post_login(
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let verification = match state.passwords.verify(&password, stored).await {
         Ok(verification) => verification,
-        Err(PasswordError::Busy) => return busy_page(),
+        Err(PasswordError::Busy) => return unavailable_page(),
         Err(error) => {
             tracing::error!(%error, "password verification failed");
             return error_page(&OAuthError::server_error(anyhow::anyhow!(
@@ -381,133 +386,4 @@ fn read_form(req: &HttpRequest, body: &[u8]) -> Result<FormRequest, OAuthError> 
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     FormRequest::parse(content_type, None, body)
-}
-
-fn login_page(
-    client: &Client,
-    interaction: &Interaction,
-    id: &str,
-    username: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> HttpResponse {
-    let action = format!("/interaction/{id}/login");
-    render(
-        status,
-        &LoginPage {
-            client_name: &client.name,
-            action: &action,
-            csrf_token: &interaction.csrf_token,
-            username,
-            error,
-        },
-    )
-}
-
-fn consent_page(client: &Client, user: &User, interaction: &Interaction, id: &str) -> HttpResponse {
-    let action = format!("/interaction/{id}/consent");
-    let scopes = interaction
-        .request
-        .scope
-        .iter()
-        .map(|s| describe_scope(s.as_str()))
-        .collect();
-    render(
-        StatusCode::OK,
-        &ConsentPage {
-            client_name: &client.name,
-            username: user.username.as_str(),
-            scopes,
-            action: &action,
-            csrf_token: &interaction.csrf_token,
-        },
-    )
-}
-
-fn redirect(location: &str) -> HttpResponse {
-    html_headers(&mut HttpResponse::SeeOther())
-        .insert_header((header::LOCATION, location))
-        .finish()
-}
-
-fn redirect_error(
-    state: &AppState,
-    request: &AuthorizationRequest,
-    error: &OAuthError,
-) -> HttpResponse {
-    if matches!(
-        error.code,
-        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
-    ) {
-        tracing::error!(error.cause_chain = ?error, "authorization failed");
-    }
-    redirect(&error_redirect(
-        &request.redirect_uri,
-        request.state.as_deref(),
-        error,
-        state.issuer.as_str(),
-    ))
-}
-
-fn error_page(error: &OAuthError) -> HttpResponse {
-    let status = if error.code == ErrorCode::ServerError {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    if error.code == ErrorCode::ServerError {
-        tracing::error!(error.cause_chain = ?error, "authorization failed");
-    }
-    render(
-        status,
-        &ErrorPage {
-            error: error.code.as_str(),
-            description: error.public_description(),
-        },
-    )
-}
-
-fn expired_page() -> HttpResponse {
-    render(
-        StatusCode::BAD_REQUEST,
-        &ErrorPage {
-            error: "invalid_request",
-            description: Some(
-                "this sign-in has expired or was already completed; start again from the application",
-            ),
-        },
-    )
-}
-
-fn unavailable_page() -> HttpResponse {
-    let mut response = render(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &ErrorPage {
-            error: "temporarily_unavailable",
-            description: Some("please try again shortly"),
-        },
-    );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    response
-}
-
-/// 429 after too many failed sign-ins of one name from one address.
-fn too_many_attempts_page(retry_after: std::time::Duration) -> HttpResponse {
-    let mut response = render(
-        StatusCode::TOO_MANY_REQUESTS,
-        &ErrorPage {
-            error: "temporarily_unavailable",
-            description: Some("too many failed sign-ins; try again later"),
-        },
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
-}
-
-fn busy_page() -> HttpResponse {
-    unavailable_page()
 }

@@ -1,0 +1,142 @@
+//! The responses of the pages: the login and consent forms, redirects back to the client, and
+//! error pages, each with the headers every HTML response carries.
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+
+use super::templates::{ConsentPage, ErrorPage, LoginPage, describe_scope, html_headers, render};
+use crate::domain::{Client, User};
+use crate::oauth::authorize::AuthorizationRequest;
+use crate::oauth::interaction::{Interaction, error_redirect};
+use crate::oauth::{ErrorCode, OAuthError};
+use crate::state::AppState;
+
+pub(super) fn login_page(
+    client: &Client,
+    interaction: &Interaction,
+    id: &str,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let action = format!("/interaction/{id}/login");
+    render(
+        status,
+        &LoginPage {
+            client_name: &client.name,
+            action: &action,
+            csrf_token: &interaction.csrf_token,
+            username,
+            error,
+        },
+    )
+}
+
+pub(super) fn consent_page(
+    client: &Client,
+    user: &User,
+    interaction: &Interaction,
+    id: &str,
+) -> HttpResponse {
+    let action = format!("/interaction/{id}/consent");
+    let scopes = interaction
+        .request
+        .scope
+        .iter()
+        .map(|s| describe_scope(s.as_str()))
+        .collect();
+    render(
+        StatusCode::OK,
+        &ConsentPage {
+            client_name: &client.name,
+            username: user.username.as_str(),
+            scopes,
+            action: &action,
+            csrf_token: &interaction.csrf_token,
+        },
+    )
+}
+
+pub(super) fn redirect(location: &str) -> HttpResponse {
+    html_headers(&mut HttpResponse::SeeOther())
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+pub(super) fn redirect_error(
+    state: &AppState,
+    request: &AuthorizationRequest,
+    error: &OAuthError,
+) -> HttpResponse {
+    if matches!(
+        error.code,
+        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+    ) {
+        tracing::error!(error.cause_chain = ?error, "authorization failed");
+    }
+    redirect(&error_redirect(
+        &request.redirect_uri,
+        request.state.as_deref(),
+        error,
+        state.issuer.as_str(),
+    ))
+}
+
+pub(super) fn error_page(error: &OAuthError) -> HttpResponse {
+    let status = if error.code == ErrorCode::ServerError {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    if error.code == ErrorCode::ServerError {
+        tracing::error!(error.cause_chain = ?error, "authorization failed");
+    }
+    render(
+        status,
+        &ErrorPage {
+            error: error.code.as_str(),
+            description: error.public_description(),
+        },
+    )
+}
+
+pub(super) fn expired_page() -> HttpResponse {
+    render(
+        StatusCode::BAD_REQUEST,
+        &ErrorPage {
+            error: "invalid_request",
+            description: Some(
+                "this sign-in has expired or was already completed; start again from the application",
+            ),
+        },
+    )
+}
+
+pub(super) fn unavailable_page() -> HttpResponse {
+    let mut response = render(
+        StatusCode::SERVICE_UNAVAILABLE,
+        &ErrorPage {
+            error: "temporarily_unavailable",
+            description: Some("please try again shortly"),
+        },
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+    response
+}
+
+/// 429 after too many failed sign-ins of one name from one address.
+pub(super) fn too_many_attempts_page(retry_after: std::time::Duration) -> HttpResponse {
+    let mut response = render(
+        StatusCode::TOO_MANY_REQUESTS,
+        &ErrorPage {
+            error: "temporarily_unavailable",
+            description: Some("too many failed sign-ins; try again later"),
+        },
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
