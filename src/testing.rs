@@ -64,7 +64,7 @@ pub enum TestIssuerError {
 }
 
 /// A client registered with [`TestIssuer::add_client`], with its secret when it has one.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TestClient {
     pub id: String,
     pub secret: Option<String>,
@@ -72,6 +72,17 @@ pub struct TestClient {
     pub auth_method: AuthMethod,
     /// Its first registered redirect URI, the one the authorization-code flow uses.
     pub redirect_uri: Option<String>,
+}
+
+impl std::fmt::Debug for TestClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestClient")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("auth_method", &self.auth_method)
+            .field("redirect_uri", &self.redirect_uri)
+            .finish()
+    }
 }
 
 /// A user created with [`TestIssuer::add_user`]; `id` is the `sub` of their tokens.

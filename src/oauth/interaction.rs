@@ -37,7 +37,7 @@ impl Session {
 
 /// An authorization waiting for the person. Bound to the browser that started it by a cookie
 /// whose digest is kept here, so a form posted from another browser (login CSRF) is refused.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Interaction {
     pub request: AuthorizationRequest,
     pub csrf_token: String,
@@ -46,6 +46,17 @@ pub struct Interaction {
     pub session: Option<Session>,
     /// Unix seconds from which the interaction is over; saving it again does not move this.
     expires_at: i64,
+}
+
+/// Without the CSRF token: it is a credential of the browser's form.
+impl std::fmt::Debug for Interaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interaction")
+            .field("request", &self.request)
+            .field("session", &self.session)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Interaction {

@@ -9,8 +9,8 @@ use super::{FormRequest, OAuthError, grants};
 use crate::domain::GrantType;
 use crate::state::AppState;
 
-/// RFC 6749 §5.1.
-#[derive(Debug, Serialize)]
+/// RFC 6749 §5.1. Its `Debug` shows no token.
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -21,6 +21,21 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Order of checks: a malformed request, then the client, then the grant type.
@@ -47,5 +62,25 @@ pub async fn exchange(
             grants::authorization_code::exchange(state, &client, form, now).await
         }
         GrantType::RefreshToken => grants::refresh_token::exchange(state, &client, form, now).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_responses_debug_output_shows_no_token() {
+        let response = TokenResponse {
+            access_token: "access-secret".into(),
+            token_type: "Bearer",
+            expires_in: 900,
+            scope: Some("openid".into()),
+            refresh_token: Some("refresh-secret".into()),
+            id_token: Some("id-secret".into()),
+        };
+        let printed = format!("{response:?}");
+        assert!(!printed.contains("secret"), "{printed}");
+        assert!(printed.contains("openid"));
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::AuthMethod;
 const MAX_STEPS: usize = 8;
 
 /// A token response (RFC 6749 §5.1, OIDC Core §3.1.3.3).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Clone, Deserialize)]
 #[non_exhaustive]
 pub struct Tokens {
     pub access_token: String,
@@ -26,6 +26,20 @@ pub struct Tokens {
     pub refresh_token: Option<String>,
     pub expires_in: u64,
     pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestIssuer {

@@ -26,14 +26,25 @@ const REMEMBER_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long an in-flight marker outlives a crashed request.
 const IN_FLIGHT_FOR: Duration = Duration::from_secs(60);
 
-/// A `201 Created` response, first made or replayed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A `201 Created` response, first made or replayed. Its body may hold a client secret, so its
+/// `Debug` leaves the body out.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Created {
     pub location: String,
     pub etag: String,
     pub body: Value,
     #[serde(skip)]
     pub replayed: bool,
+}
+
+impl std::fmt::Debug for Created {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Created")
+            .field("location", &self.location)
+            .field("etag", &self.etag)
+            .field("replayed", &self.replayed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Created {
