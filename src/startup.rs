@@ -15,6 +15,7 @@ use crate::admin::declare::{self, Change, DeclareError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, EncryptionKey, Settings};
 use crate::crypto::{PasswordError, PasswordHasher};
+use crate::current::{ClientCache, Current, FeedPolicy};
 use crate::ephemeral::{self, EphemeralError};
 use crate::http;
 use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
@@ -109,6 +110,21 @@ impl Application {
                  set: the issuer names an address clients cannot reach; set server.public_url"
             );
         }
+        let current = Arc::new(Current::new(
+            Arc::clone(&db),
+            FeedPolicy {
+                poll_interval: Duration::from_millis(settings.cache.poll_interval_ms),
+                max_staleness: Duration::from_millis(settings.cache.max_staleness_ms),
+            },
+            ClientCache::new(
+                settings.cache.max_clients,
+                Duration::from_secs(settings.cache.client_ttl_secs),
+            ),
+        ));
+        current
+            .sync(clock.now())
+            .await
+            .map_err(StartupError::Database)?;
         let state = web::Data::new(AppState {
             endpoints: Endpoints::for_issuer(&issuer),
             issuer,
@@ -116,12 +132,13 @@ impl Application {
             db,
             ephemeral,
             keys: Arc::new(keys),
+            current,
             passwords,
             clock,
             metrics: Arc::new(Metrics::default()),
         });
         let server = build_server(listener, state.clone()).map_err(bind_error)?;
-        let maintenance = tokio::spawn(maintain_keys(state.clone()));
+        let maintenance = tokio::spawn(maintain(state.clone()));
         tracing::info!(%address, issuer = %state.issuer, "gatehouse is listening");
         Ok(Self {
             address,
@@ -208,6 +225,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(http::read_own_admin_changes))
             .wrap(from_fn(http::observe_request))
             .wrap(from_fn(http::set_request_id_header))
             .wrap(TracingLogger::default())
@@ -224,6 +242,62 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
         server = server.workers(workers);
     }
     Ok(server.run())
+}
+
+/// The background work of an instance, until the server stops: follows the change feed and
+/// performs due key transitions.
+async fn maintain(state: web::Data<AppState>) {
+    let follow = follow_changes(state.clone());
+    let keys = maintain_keys(state.clone());
+    let purge = purge_changes(state);
+    tokio::join!(follow, keys, purge);
+}
+
+/// Reads the change feed every `cache.poll_interval_ms`, so what another instance (or the CLI)
+/// revoked or changed holds here too.
+async fn follow_changes(state: web::Data<AppState>) {
+    let mut ticks = tokio::time::interval(state.current.policy().poll_interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        match state.current.sync(state.clock.now()).await {
+            Ok(synced) => {
+                if failing {
+                    tracing::info!("the change feed is readable again");
+                    // Clients may have changed unseen meanwhile only if rows were purged; the
+                    // re-read covers the rest. Drop them anyway: it costs one read each.
+                    state.current.clients.clear();
+                    failing = false;
+                }
+                if synced.keys_changed
+                    && let Err(error) = state.keys.maintain(state.clock.now(), "system").await
+                {
+                    tracing::warn!(%error, "could not reload the key ring after a key change");
+                }
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(%error, "cannot read the change feed; will retry");
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
+/// Deletes expired rows of the change feed, a bounded batch a minute.
+async fn purge_changes(state: web::Data<AppState>) {
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // A day past expiry: an instance that was away a while can still read what it missed.
+        let cutoff = state.clock.now() - time::Duration::days(1);
+        if let Err(error) = state.db.purge_changes(cutoff, 10_000).await {
+            tracing::warn!(%error, "could not purge the change feed");
+        }
+    }
 }
 
 /// Performs due key transitions and picks up other instances' changes, until the server stops.

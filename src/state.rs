@@ -3,6 +3,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::{IssuerUrl, Settings};
 use crate::crypto::PasswordHasher;
+use crate::current::Current;
 use crate::ephemeral::EphemeralStore;
 use crate::keyring::KeyRing;
 use crate::store::Database;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub db: Arc<dyn Database>,
     pub ephemeral: Arc<dyn EphemeralStore>,
     pub keys: Arc<KeyRing>,
+    /// What is true now: revocations and cached clients, followed from the change feed.
+    pub current: Arc<Current>,
     /// argon2id behind its bulkhead, for human passwords only.
     pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,

@@ -9,15 +9,27 @@ use uuid::Uuid;
 mod validate;
 
 pub use self::validate::validate_new_client;
-use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit};
+use super::{
+    AdminError, Page, PageRequest, Problems, apply_merge_patch, audit, cut_off, note_changed,
+};
 use crate::crypto::PlainSecret;
 use crate::domain::{Client, ClientId, ClientType};
-use crate::store::{ClientSecretRecord, Database, StoreError};
+use crate::store::{ChangeKind, ClientSecretRecord, Database, StoreError};
 
 /// The scope a token needs for every `/v1` endpoint.
 pub const ADMIN_SCOPE: &str = "gatehouse:admin";
 /// The scope a token needs for the read-only `/v1` endpoints.
 pub const ADMIN_READ_SCOPE: &str = "gatehouse:admin:read";
+
+/// The audience (RFC 8707 resource) of the `/v1` admin API, which its tokens must carry.
+pub fn admin_api_audience(issuer: &str) -> String {
+    format!("{}/v1", issuer.trim_end_matches('/'))
+}
+
+/// Whether `scopes` hold one of the admin API's scopes.
+pub fn has_admin_scope(scopes: &crate::domain::ScopeSet) -> bool {
+    scopes.contains(ADMIN_SCOPE) || scopes.contains(ADMIN_READ_SCOPE)
+}
 
 /// The longest access-token lifetime a client may ask for: one day.
 pub const MAX_ACCESS_TOKEN_TTL_SECS: u32 = 86_400;
@@ -47,6 +59,9 @@ pub struct NewClient {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub first_party: bool,
+    /// Registered disabled: it can do nothing until enabled.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A client just created, with its secret: the only time the secret is seen.
@@ -156,6 +171,9 @@ pub struct ClientChanges {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub first_party: bool,
+    /// A disabled client can do nothing, and its tokens are refused.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl From<&Client> for ClientChanges {
@@ -182,6 +200,7 @@ impl From<&Client> for ClientChanges {
                 .map(|a| a.as_str().to_owned()),
             jwks: client.jwks.clone(),
             first_party: client.first_party,
+            disabled: client.disabled,
         }
     }
 }
@@ -215,12 +234,15 @@ pub async fn replace_client(
         id_token_signed_response_alg: changes.id_token_signed_response_alg,
         jwks: changes.jwks,
         first_party: changes.first_party,
+        disabled: changes.disabled,
     };
     let mut replaced = validate_new_client(request, now)?;
     check_secret_kept(&current, &replaced)?;
     replaced.created_at = current.created_at;
     replaced.version = current.version + 1;
+    take_away(db, &current, &replaced, now).await?;
     db.update_client(&replaced, expected).await?;
+    note_changed(db, ChangeKind::ClientChanged, current.id.as_str(), now).await?;
     audit(
         db,
         actor,
@@ -231,6 +253,26 @@ pub async fn replace_client(
     )
     .await;
     Ok(replaced)
+}
+
+/// What a change of registration takes away takes effect at once for the tokens already
+/// issued: disabling ends all of them, removing a scope ends those that carry it.
+async fn take_away(
+    db: &dyn Database,
+    current: &Client,
+    replaced: &Client,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    if replaced.disabled && !current.disabled {
+        cut_off(db, ChangeKind::Client, current.id.as_str(), now).await?;
+    }
+    for scope in current.scopes.iter() {
+        if !replaced.scopes.contains(scope.as_str()) {
+            let subject = crate::current::scope_subject(current.id.as_str(), scope.as_str());
+            cut_off(db, ChangeKind::Scope, &subject, now).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Only clients authenticating with a shared secret are given one.
@@ -290,6 +332,12 @@ pub async fn delete_client(
     now: OffsetDateTime,
 ) -> Result<(), AdminError> {
     let id = ClientId::parse(id).map_err(|_| AdminError::NotFound)?;
+    let current = db.find_client(&id).await?;
+    if expected_version.is_some_and(|v| v != current.version) {
+        return Err(AdminError::PreconditionFailed);
+    }
+    // Every token of the client ends now, on every instance, before the client goes.
+    cut_off(db, ChangeKind::Client, id.as_str(), now).await?;
     db.delete_client(&id, expected_version).await?;
     audit(db, actor, "client.deleted", "client", id.as_str(), now).await;
     Ok(())
@@ -334,6 +382,8 @@ pub async fn rotate_client_secret_to(
     let previous_expire_at = now + overlap;
     db.rotate_client_secret(&client.id, &record, previous_expire_at, now)
         .await?;
+    // Every instance reads the secrets again: with no overlap the old one stops everywhere.
+    note_changed(db, ChangeKind::ClientChanged, client.id.as_str(), now).await?;
     audit(
         db,
         actor,

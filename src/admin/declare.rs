@@ -293,7 +293,11 @@ async fn apply_client(
         (Change::Update(fields), Some(current)) => {
             let id = current.id.as_str();
             if fields.iter().any(|f| *f != "client_secret") {
-                let changes = client_changes(declared);
+                // Whether a client is disabled is an operator's decision, not the declaration's.
+                let changes = clients::ClientChanges {
+                    disabled: current.disabled,
+                    ..client_changes(declared)
+                };
                 clients::replace_client(db, id, changes, Some(current.version), actor, now).await?;
             }
             if let Some(secret) = secret.filter(|_| fields.contains(&"client_secret")) {

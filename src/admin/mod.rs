@@ -11,7 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use crate::store::{After, Database, NewAuditEvent, StoreError};
+use crate::store::{After, ChangeKind, Database, NewAuditEvent, NewChange, StoreError};
 
 /// The longest page a list returns.
 pub const MAX_PAGE_SIZE: u32 = 200;
@@ -211,6 +211,35 @@ impl Problems {
             Err(AdminError::Invalid(self.0))
         }
     }
+}
+
+/// Records in the change feed that what `subject` held until `now` is refused from now on
+/// (sign-out, disable, delete, a scope taken away). Written before the change it stands for:
+/// if that change then fails, access was only taken away too early, never left standing.
+pub(crate) async fn cut_off(
+    db: &dyn Database,
+    kind: ChangeKind,
+    subject: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    db.record_change(&NewChange::cut_off(kind, subject, now))
+        .await
+        .map(drop)
+        .map_err(AdminError::from)
+}
+
+/// Records in the change feed that cached copies of `subject` must be read again. Written
+/// after the change, so that whoever reads again reads the new state.
+pub(crate) async fn note_changed(
+    db: &dyn Database,
+    kind: ChangeKind,
+    subject: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    db.record_change(&NewChange::changed(kind, subject, now))
+        .await
+        .map(drop)
+        .map_err(AdminError::from)
 }
 
 /// Records what an admin did; a failure to record is logged, not fatal to the change.

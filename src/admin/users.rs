@@ -5,10 +5,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit};
+use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit, cut_off};
 use crate::crypto::{Password, PasswordHasher};
 use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
-use crate::store::{Database, StoreError, UserFilter as StoreFilter};
+use crate::store::{ChangeKind, Database, StoreError, UserFilter as StoreFilter};
 
 /// What a caller asks for when creating a user; checked by [`validate_new_user`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -147,6 +147,10 @@ pub async fn replace_user(
     };
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let validated = validate_new_user(request, None, now)?;
+    if changes.disabled && !current.disabled {
+        // Everything the person holds ends now, on every instance: tokens and sessions.
+        cut_off(db, ChangeKind::User, &current.id.to_string(), now).await?;
+    }
     let replaced = User {
         id: current.id,
         password_hash: current.password_hash.clone(),
@@ -231,9 +235,8 @@ async fn remove(
         return Err(AdminError::PreconditionFailed);
     }
     // Revoked first, so the tokens under them end even if the delete fails midway.
-    for grant in db.list_grants(user.id).await? {
-        db.revoke_grant(grant.id, now).await?;
-    }
+    cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
+    revoke_live_grants(db, user, now).await?;
     db.delete_user(user.id, expected_version).await?;
     audit(db, actor, "user.deleted", "user", &user.id.to_string(), now).await;
     Ok(())
@@ -280,7 +283,11 @@ async fn reset_password(
     );
     problems.into_result()?;
     let hash = hasher.hash(password).await?;
+    // A new password ends every session and refresh token the old one opened: whoever knew
+    // it (or stole what it gave) must sign in again.
+    cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
     db.set_password_hash(user.id, &hash, now).await?;
+    revoke_live_grants(db, user, now).await?;
     audit(
         db,
         actor,
@@ -290,6 +297,64 @@ async fn reset_password(
         now,
     )
     .await;
+    Ok(())
+}
+
+/// Signs a person out everywhere: every browser session and every token they hold ends now,
+/// on every instance; their grants are revoked, so refresh tokens stop too.
+pub async fn sign_out(
+    db: &dyn Database,
+    id_or_username: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<User, AdminError> {
+    let user = find_user(db, id_or_username).await?;
+    sign_out_user(db, &user, actor, now).await?;
+    Ok(user)
+}
+
+/// `POST /v1/users/{id}/sign-out`: as [`sign_out`], by id only.
+pub async fn sign_out_by_id(
+    db: &dyn Database,
+    id: &str,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    let user = find_user_by_id(db, id).await?;
+    sign_out_user(db, &user, actor, now).await
+}
+
+async fn sign_out_user(
+    db: &dyn Database,
+    user: &User,
+    actor: &str,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
+    revoke_live_grants(db, user, now).await?;
+    audit(
+        db,
+        actor,
+        "user.signed_out",
+        "user",
+        &user.id.to_string(),
+        now,
+    )
+    .await;
+    Ok(())
+}
+
+/// Revokes every live grant of `user` with its refresh tokens.
+async fn revoke_live_grants(
+    db: &dyn Database,
+    user: &User,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    for grant in db.list_grants(user.id).await? {
+        if grant.revoked_at.is_none() {
+            db.revoke_grant(grant.id, now).await?;
+        }
+    }
     Ok(())
 }
 

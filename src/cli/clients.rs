@@ -29,6 +29,10 @@ pub enum ClientsCommand {
     },
     /// Delete a client and everything issued to it.
     Delete { id: String },
+    /// Disable a client: it can do nothing, and its tokens are refused at once.
+    Disable { id: String },
+    /// Enable a disabled client again.
+    Enable { id: String },
     /// Issue a new secret; the previous one stays valid for --overlap seconds.
     RotateSecret {
         id: String,
@@ -142,6 +146,8 @@ pub async fn run(settings: Settings, command: ClientsCommand) -> anyhow::Result<
             clients::delete_client(db.as_ref(), &id, None, "cli", now).await?;
             eprintln!("deleted client {id}");
         }
+        ClientsCommand::Disable { id } => set_disabled(db.as_ref(), &id, true, now).await?,
+        ClientsCommand::Enable { id } => set_disabled(db.as_ref(), &id, false, now).await?,
         ClientsCommand::RotateSecret {
             id,
             overlap,
@@ -207,6 +213,7 @@ impl CreateArgs {
             id_token_signed_response_alg: self.id_token_alg,
             jwks,
             first_party: self.first_party,
+            disabled: false,
         })
     }
 }
@@ -250,4 +257,18 @@ fn print_client(client: &Client) {
             .map_or("default".to_owned(), |t| t.to_string())
     );
     println!("first_party:                {}", client.first_party);
+    println!("disabled:                   {}", client.disabled);
+}
+
+async fn set_disabled(
+    db: &dyn store::Database,
+    id: &str,
+    disabled: bool,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let patch = serde_json::json!({ "disabled": disabled });
+    clients::patch_client(db, id, &patch, None, "cli", now).await?;
+    let state = if disabled { "disabled" } else { "enabled" };
+    eprintln!("{state} client {id}");
+    Ok(())
 }

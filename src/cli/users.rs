@@ -27,6 +27,12 @@ pub enum UsersCommand {
     },
     /// Delete a user with their grants and refresh tokens.
     Delete { user: String },
+    /// End every browser session and token of a user at once ("sign out everywhere").
+    SignOut { user: String },
+    /// Disable a user: no sign-in, and everything they hold is refused at once.
+    Disable { user: String },
+    /// Enable a disabled user again (they sign in anew).
+    Enable { user: String },
     /// Set a user's password, read from standard input.
     SetPassword {
         user: String,
@@ -85,12 +91,35 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
             let deleted = users::delete_user(db.as_ref(), &user, "cli", now).await?;
             eprintln!("deleted user {} ({})", deleted.username, deleted.id);
         }
+        UsersCommand::SignOut { user } => {
+            let signed_out = users::sign_out(db.as_ref(), &user, "cli", now).await?;
+            eprintln!(
+                "signed out {} ({}) everywhere",
+                signed_out.username, signed_out.id
+            );
+        }
+        UsersCommand::Disable { user } => set_disabled(db.as_ref(), &user, true, now).await?,
+        UsersCommand::Enable { user } => set_disabled(db.as_ref(), &user, false, now).await?,
         UsersCommand::SetPassword { user, .. } => {
             let password = read_password()?;
             users::set_password(db.as_ref(), &hasher, &user, &password, "cli", now).await?;
             eprintln!("password set for {user}");
         }
     }
+    Ok(())
+}
+
+async fn set_disabled(
+    db: &dyn store::Database,
+    user: &str,
+    disabled: bool,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let found = users::find_user(db, user).await?;
+    let patch = serde_json::json!({ "disabled": disabled });
+    users::patch_user(db, &found.id.to_string(), &patch, None, "cli", now).await?;
+    let state = if disabled { "disabled" } else { "enabled" };
+    eprintln!("{state} user {} ({})", found.username, found.id);
     Ok(())
 }
 

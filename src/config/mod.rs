@@ -36,6 +36,7 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub passwords: PasswordSettings,
     pub admin: AdminSettings,
+    pub cache: CacheSettings,
     pub log: LogSettings,
     /// Test mode (`POST /testing/tokens`); `serve --ephemeral` turns it on.
     pub testing: TestingSettings,
@@ -250,6 +251,34 @@ impl Default for PasswordSettings {
     }
 }
 
+/// What each instance keeps in process (revocations, clients) and how it follows the change
+/// feed that other instances write.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// How often the change feed is read: the longest a change made on one instance takes to
+    /// hold on another.
+    pub poll_interval_ms: u64,
+    /// How old the in-process copy may be before a verifier reads the feed itself, and fails
+    /// closed (503) if it cannot.
+    pub max_staleness_ms: u64,
+    /// Clients kept in memory at most.
+    pub max_clients: usize,
+    /// A cached client is read again after this long, whatever the feed says.
+    pub client_ttl_secs: u64,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 250,
+            max_staleness_ms: 5_000,
+            max_clients: 10_000,
+            client_ttl_secs: 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -383,10 +412,29 @@ impl Settings {
                 "sessions.max_failed_logins and sessions.failed_login_window_secs must be at least 1",
             ));
         }
-        if self.sessions.lifetime_secs == 0 {
+        let cache = &self.cache;
+        if !(10..=1_000).contains(&cache.poll_interval_ms) {
+            return Err(ConfigError::new(
+                "cache.poll_interval_ms",
+                "must be 10 to 1000: a change must hold on every instance within a second",
+            ));
+        }
+        if cache.max_staleness_ms < cache.poll_interval_ms * 2 {
+            return Err(ConfigError::new(
+                "cache.max_staleness_ms",
+                "must be at least twice cache.poll_interval_ms",
+            ));
+        }
+        if cache.max_clients == 0 || cache.client_ttl_secs == 0 {
+            return Err(ConfigError::new(
+                "cache.max_clients",
+                "cache.max_clients and cache.client_ttl_secs must be at least 1",
+            ));
+        }
+        if !(1..=30 * 86_400).contains(&self.sessions.lifetime_secs) {
             return Err(ConfigError::new(
                 "sessions.lifetime_secs",
-                "must be at least 1",
+                "must be 1 to 2592000 (30 days)",
             ));
         }
         let p = &self.passwords;

@@ -248,6 +248,10 @@ pub struct Client {
     pub id_token_signed_response_alg: Option<crate::crypto::SigningAlgorithm>,
     /// First-party clients skip the consent page.
     pub first_party: bool,
+    /// A disabled client cannot authenticate, sign anyone in or be issued tokens, and the
+    /// tokens it already holds are refused.
+    #[serde(default)]
+    pub disabled: bool,
     /// Bumped by every change; the admin API's `ETag`.
     #[serde(skip)]
     pub version: i64,

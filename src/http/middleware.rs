@@ -27,6 +27,27 @@ pub async fn set_request_id_header(
     Ok(res)
 }
 
+/// After a change through the admin API, this instance reads the change feed before it
+/// answers: what the caller revoked or changed holds here as soon as they hear back (other
+/// instances follow within `cache.poll_interval_ms`).
+pub async fn read_own_admin_changes(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let changes = req.path().starts_with("/v1/")
+        && !matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let res = next.call(req).await?;
+    if changes
+        && res.status().is_success()
+        && let Some(state) = state
+        && let Err(error) = state.current.sync(state.clock.now()).await
+    {
+        tracing::warn!(%error, "could not read back the change feed after an admin change");
+    }
+    Ok(res)
+}
+
 /// Logs one line per request (inside the request's span, so it carries the request id) and
 /// counts requests and their latency by route pattern and status.
 pub async fn observe_request(

@@ -13,7 +13,7 @@ mod testing;
 
 use actix_web::web;
 
-pub use self::middleware::{observe_request, set_request_id_header};
+pub use self::middleware::{observe_request, read_own_admin_changes, set_request_id_header};
 
 /// The paths of the protocol endpoints, also used to build their absolute URLs.
 pub mod paths {
@@ -69,6 +69,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/users/{id}"),
     ("DELETE", "/v1/users/{id}"),
     ("POST", "/v1/users/{id}/password"),
+    ("POST", "/v1/users/{id}/sign-out"),
     ("GET", "/v1/keys"),
     ("POST", "/v1/keys/rotate"),
     ("GET", "/v1/grants"),

@@ -58,8 +58,9 @@ pub async fn validate(
     let unknown = || page(OAuthError::invalid_request("unknown client_id"));
     let id = ClientId::parse(client_id).map_err(|_| unknown())?;
     let client = match db.find_client(&id).await {
-        Ok(client) => client,
-        Err(StoreError::NotFound) => return Err(unknown()),
+        // A disabled client may sign no one in; it reads as unknown, so nothing is redirected.
+        Ok(client) if !client.disabled => client,
+        Ok(_) | Err(StoreError::NotFound) => return Err(unknown()),
         Err(other) => return Err(page(OAuthError::server_error(other))),
     };
     let requested_uri = params

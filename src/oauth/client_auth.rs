@@ -2,6 +2,7 @@
 //! RFC 7523 §2.2 and §3, OIDC Core §9). A client authenticates with exactly the method it
 //! registered; anything else is `invalid_client`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
@@ -10,9 +11,11 @@ use time::OffsetDateTime;
 
 use super::{FormRequest, OAuthError};
 use crate::crypto::{PlainSecret, sha256_hex};
+use crate::current::{CachedClient, ClientCache};
 use crate::domain::{AuthMethod, Client, ClientId};
 use crate::ephemeral::EphemeralStore;
 use crate::store::{Database, StoreError};
+use crate::telemetry::Metrics;
 
 /// RFC 7523 §2.2.
 pub const JWT_BEARER_ASSERTION: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -44,6 +47,9 @@ const LEEWAY: Duration = Duration::from_secs(30);
 /// What the caller needs to authenticate clients.
 pub struct ClientAuthContext<'a> {
     pub db: &'a dyn Database,
+    /// Clients and their secret digests, cached in process.
+    pub clients: &'a ClientCache,
+    pub metrics: &'a Metrics,
     pub ephemeral: &'a dyn EphemeralStore,
     /// Values accepted as a client assertion's `aud`: the issuer and the token endpoint.
     pub audiences: [&'a str; 2],
@@ -105,7 +111,7 @@ async fn authenticate(
         return verify_assertion(ctx, form.get("client_id"), assertion).await;
     }
     match form.get("client_id") {
-        Some(id) => registered(ctx, id, AuthMethod::None).await,
+        Some(id) => Ok(registered(ctx, id, AuthMethod::None).await?.client.clone()),
         None => Err(OAuthError::invalid_client(
             "client authentication is required",
         )),
@@ -122,31 +128,28 @@ async fn registered(
     ctx: &ClientAuthContext<'_>,
     id: &str,
     method: AuthMethod,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<CachedClient>, OAuthError> {
     let id = ClientId::parse(id).map_err(|_| unknown_client())?;
-    let client = match ctx.db.find_client(&id).await {
-        Ok(client) => client,
+    let cached = match ctx.clients.get(ctx.db, ctx.metrics, &id, ctx.now).await {
+        Ok(cached) => cached,
         Err(StoreError::NotFound) => return Err(unknown_client()),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::temporarily_unavailable(other)),
     };
-    if client.auth_method != method {
+    // A disabled client is refused like an unknown one: it may do nothing at all.
+    if cached.client.auth_method != method || cached.client.disabled {
         return Err(unknown_client());
     }
-    Ok(client)
+    Ok(cached)
 }
 
 async fn verify_secret(
     ctx: &ClientAuthContext<'_>,
-    client: Client,
+    cached: Arc<CachedClient>,
     secret: &PlainSecret,
 ) -> Result<Client, OAuthError> {
-    let secrets = ctx
-        .db
-        .live_client_secrets(&client.id, ctx.now)
-        .await
-        .map_err(OAuthError::server_error)?;
-    if secret.matches_any(secrets.iter().map(|s| &s.digest)) {
-        Ok(client)
+    let live = cached.secrets.iter().filter(|s| s.is_live(ctx.now));
+    if secret.matches_any(live.map(|s| &s.digest)) {
+        Ok(cached.client.clone())
     } else {
         Err(unknown_client())
     }
@@ -202,8 +205,9 @@ async fn verify_assertion(
             "client_id does not match the assertion",
         ));
     }
-    let client = registered(ctx, &unverified.sub, AuthMethod::PrivateKeyJwt).await?;
-    let claims = verify_with_client_keys(&client, assertion, header.alg, header.kid.as_deref())
+    let cached = registered(ctx, &unverified.sub, AuthMethod::PrivateKeyJwt).await?;
+    let client = &cached.client;
+    let claims = verify_with_client_keys(client, assertion, header.alg, header.kid.as_deref())
         .ok_or_else(|| rejected("the client assertion's signature does not verify"))?;
     if claims.iss != client.id.as_str() || claims.sub != client.id.as_str() {
         return Err(rejected(
@@ -245,7 +249,7 @@ async fn verify_assertion(
     if !first_use {
         return Err(rejected("the client assertion was already used"));
     }
-    Ok(client)
+    Ok(client.clone())
 }
 
 fn unverified_claims(assertion: &str) -> Option<AssertionClaims> {

@@ -50,12 +50,24 @@ pub enum Redemption {
     Unknown,
 }
 
-fn live_key(code: &str) -> String {
-    format!("code:{}", sha256_hex(code.as_bytes()))
+/// A code is stored under its client as well as its digest: presented by another client it is
+/// simply not there, so that client can neither consume it nor, once used, set off the
+/// replay revocation that would end its rightful client's tokens (RFC 6749 §4.1.3: "ensure
+/// that the authorization code was issued to the authenticated confidential client").
+fn live_key(client_id: &str, code: &str) -> String {
+    format!(
+        "code:{}:{}",
+        sha256_hex(client_id.as_bytes()),
+        sha256_hex(code.as_bytes())
+    )
 }
 
-fn used_key(code: &str) -> String {
-    format!("code-used:{}", sha256_hex(code.as_bytes()))
+fn used_key(client_id: &str, code: &str) -> String {
+    format!(
+        "code-used:{}:{}",
+        sha256_hex(client_id.as_bytes()),
+        sha256_hex(code.as_bytes())
+    )
 }
 
 pub async fn issue_code(
@@ -70,45 +82,71 @@ pub async fn issue_code(
     };
     let value = serde_json::to_vec(&stored).map_err(|e| EphemeralError::Backend(e.into()))?;
     ephemeral
-        .put(&live_key(&code), &value, CODE_LIFETIME)
+        .put(
+            &live_key(&grant.request.client_id, &code),
+            &value,
+            CODE_LIFETIME,
+        )
         .await?;
     Ok(code)
 }
 
-/// Consumes `code`. A code past its lifetime at `now` is `Unknown`, whatever the store says.
+/// Consumes `code` for `client_id`. A code past its lifetime at `now`, or issued to another
+/// client, is `Unknown`, whatever the store says.
+///
+/// The claim is the used-marker, set with one atomic `put_if_absent` before the code is
+/// deleted: of two redemptions racing (two instances), exactly one claims it and the other
+/// sees the claim and is a replay. Taking the code first and marking it after would leave a
+/// moment in which the loser finds neither and no replay is detected.
 pub async fn redeem_code(
     ephemeral: &dyn EphemeralStore,
+    client_id: &str,
     code: &str,
     now: OffsetDateTime,
 ) -> Result<Redemption, EphemeralError> {
-    if let Some(value) = ephemeral.take(&live_key(code)).await? {
+    let live = live_key(client_id, code);
+    let used = used_key(client_id, code);
+    if let Some(value) = ephemeral.get(&live).await? {
         let StoredCode { grant, expires_at } =
             serde_json::from_slice(&value).map_err(|e| EphemeralError::Backend(e.into()))?;
         if now.unix_timestamp() >= expires_at {
             return Ok(Redemption::Unknown);
         }
-        let marker = serde_json::json!({"grant_id": grant.grant_id, "family_id": grant.family_id});
-        ephemeral
-            .put(
-                &used_key(code),
-                marker.to_string().as_bytes(),
-                USED_MARKER_LIFETIME,
-            )
-            .await?;
-        return Ok(Redemption::Fresh(Box::new(grant)));
+        let marker = Marker {
+            grant_id: grant.grant_id,
+            family_id: grant.family_id,
+        };
+        let marker_bytes =
+            serde_json::to_vec(&marker).map_err(|e| EphemeralError::Backend(e.into()))?;
+        if ephemeral
+            .put_if_absent(&used, &marker_bytes, USED_MARKER_LIFETIME)
+            .await?
+        {
+            ephemeral.delete(&live).await?;
+            return Ok(Redemption::Fresh(Box::new(grant)));
+        }
+        return Ok(marker.replayed());
     }
-    let Some(marker) = ephemeral.get(&used_key(code)).await? else {
+    let Some(marker) = ephemeral.get(&used).await? else {
         return Ok(Redemption::Unknown);
     };
-    #[derive(Deserialize)]
-    struct Marker {
-        grant_id: Uuid,
-        family_id: Uuid,
-    }
     let marker: Marker =
         serde_json::from_slice(&marker).map_err(|e| EphemeralError::Backend(e.into()))?;
-    Ok(Redemption::Replayed {
-        grant_id: marker.grant_id,
-        family_id: marker.family_id,
-    })
+    Ok(marker.replayed())
+}
+
+/// What a used code leaves behind: enough to revoke what it issued.
+#[derive(Serialize, Deserialize)]
+struct Marker {
+    grant_id: Uuid,
+    family_id: Uuid,
+}
+
+impl Marker {
+    fn replayed(self) -> Redemption {
+        Redemption::Replayed {
+            grant_id: self.grant_id,
+            family_id: self.family_id,
+        }
+    }
 }

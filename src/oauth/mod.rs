@@ -33,6 +33,8 @@ impl AppState {
     pub fn client_auth(&self, now: OffsetDateTime) -> ClientAuthContext<'_> {
         ClientAuthContext {
             db: self.db.as_ref(),
+            clients: &self.current.clients,
+            metrics: &self.metrics,
             ephemeral: self.ephemeral.as_ref(),
             audiences: [self.issuer.as_str(), &self.endpoints.token],
             max_assertion_lifetime: std::time::Duration::from_secs(

@@ -35,7 +35,7 @@ pub async fn revoke(
             "a client may revoke only the tokens issued to it",
         ));
     }
-    revoke_access_token(state.ephemeral.as_ref(), &claims, now)
+    revoke_access_token(state, &claims, now)
         .await
         .map_err(OAuthError::temporarily_unavailable)?;
     tracing::info!(client_id = %client.id, "access token revoked");

@@ -1,8 +1,6 @@
 //! JWT access tokens (RFC 9068): issued with the key ring's active key, verified against the
 //! published keys only, with `typ`, `alg`, `iss` and `exp` checked and revocations honoured.
 
-use std::time::Duration;
-
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -12,11 +10,11 @@ use super::OAuthError;
 use uuid::Uuid;
 
 use crate::crypto::{SigningAlgorithm, sha256_hex, sign_jwt};
+use crate::current::TokenFacts;
 use crate::domain::{Client, RESERVED_CLAIMS, ScopeSet};
-use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::keyring::KeyRing;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{ChangeKind, NewChange, StoreError};
 
 /// RFC 9068 §2.1: the `typ` header of a JWT access token.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -211,18 +209,6 @@ fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
     }
 }
 
-fn revocation_key(jti: &str) -> String {
-    format!("revoked:at:{}", sha256_hex(jti.as_bytes()))
-}
-
-fn grant_revocation_key(grant_id: &str) -> String {
-    format!("revoked:grant:{grant_id}")
-}
-
-fn family_revocation_key(family_id: &str) -> String {
-    format!("revoked:family:{family_id}")
-}
-
 /// A user's access token (RFC 9068 §2.2: `sub` is the user), tied to its grant and family.
 pub fn issue_user_access_token(
     state: &AppState,
@@ -239,7 +225,7 @@ pub fn issue_user_access_token(
     let claims = AccessTokenClaims {
         iss: state.issuer.to_string(),
         sub: user_id.to_string(),
-        aud: default_audience(client),
+        aud: token_audience(state.issuer.as_str(), client, scope),
         exp: now.unix_timestamp() + i64::from(lifetime),
         iat: now.unix_timestamp(),
         jti: Uuid::new_v4().to_string(),
@@ -257,6 +243,17 @@ pub fn issue_user_access_token(
     Ok((token, u64::from(lifetime)))
 }
 
+/// The audience of a token issued without a `resource` for `scope`. A token that carries an
+/// admin scope is for the admin API and nothing else (RFC 8707 §2; RFC 9068 §4 has resource
+/// servers check `aud`), so no resource server it was sent to can replay it at `/v1`.
+pub fn token_audience(issuer: &str, client: &Client, scope: &ScopeSet) -> OneOrMany {
+    if crate::admin::clients::has_admin_scope(scope) {
+        OneOrMany::One(crate::admin::clients::admin_api_audience(issuer))
+    } else {
+        default_audience(client)
+    }
+}
+
 /// The audience of a token issued without a `resource`: the client's first registered
 /// audience, else the client itself.
 pub fn default_audience(client: &Client) -> OneOrMany {
@@ -268,69 +265,79 @@ pub fn default_audience(client: &Client) -> OneOrMany {
     )
 }
 
-/// Marks every access token issued under a grant or a family revoked, for as long as any of
-/// them can live.
+/// Marks every access token issued under a grant or a family revoked, durably and on every
+/// instance, for as long as any of them can live.
 pub async fn revoke_issued_under(
     state: &AppState,
     grant_id: Option<Uuid>,
     family_id: Option<Uuid>,
-    _now: OffsetDateTime,
+    now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    let longest = Duration::from_secs(u64::from(crate::admin::clients::MAX_ACCESS_TOKEN_TTL_SECS));
-    let keys = grant_id
-        .map(|g| grant_revocation_key(&g.to_string()))
+    let changes = grant_id
+        .map(|g| NewChange::revocation(ChangeKind::Grant, g.to_string(), now))
         .into_iter()
-        .chain(family_id.map(|f| family_revocation_key(&f.to_string())));
-    for key in keys {
+        .chain(family_id.map(|f| NewChange::revocation(ChangeKind::Family, f.to_string(), now)));
+    for change in changes {
         state
-            .ephemeral
-            .put(&key, b"1", longest)
+            .current
+            .record(change, now)
             .await
             .map_err(OAuthError::temporarily_unavailable)?;
     }
     Ok(())
 }
 
-/// Marks the token `jti` revoked until it would have expired anyway.
+/// Marks the token revoked (RFC 7009 §2.2), durably and on every instance, until it would
+/// have expired anyway.
 pub async fn revoke_access_token(
-    ephemeral: &dyn EphemeralStore,
+    state: &AppState,
     claims: &AccessTokenClaims,
     now: OffsetDateTime,
-) -> Result<(), EphemeralError> {
-    let remaining = (claims.exp - now.unix_timestamp()).max(1) as u64;
-    ephemeral
-        .put(
-            &revocation_key(&claims.jti),
-            b"1",
-            Duration::from_secs(remaining),
-        )
-        .await
+) -> Result<(), StoreError> {
+    let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp.saturating_add(60))
+        .unwrap_or(now + crate::store::REVOCATION_HORIZON);
+    let change = NewChange {
+        kind: ChangeKind::Token,
+        subject: sha256_hex(claims.jti.as_bytes()),
+        at: now,
+        expires_at,
+    };
+    state.current.record(change, now).await
 }
 
-/// Whether a verified token still stands: not revoked by `jti`, grant or family in the
-/// ephemeral store, and, for a user's token, its grant still live in the database (revoked
-/// grants and deleted users end their tokens at once, whichever instance or command did it).
+/// The facts of `claims` that revocations are decided on.
+fn facts<'a>(claims: &'a AccessTokenClaims, jti_digest: &'a str) -> TokenFacts<'a> {
+    TokenFacts {
+        jti_digest,
+        sub: &claims.sub,
+        client_id: &claims.client_id,
+        grant_id: claims.gid.as_deref(),
+        family_id: claims.fid.as_deref(),
+        scope: claims.scope.as_deref(),
+        issued_at: claims.iat,
+    }
+}
+
+/// Whether a verified token still stands now: not revoked by `jti`, grant or family, and
+/// issued after any cut-off of its user, its client or one of its scopes (sign-out, disable,
+/// delete, a scope taken away), whichever instance or command did it. Answered from the
+/// in-process copy of the change feed: no round trip.
 pub async fn ensure_not_revoked(
     state: &AppState,
     claims: &AccessTokenClaims,
 ) -> Result<(), TokenRejection> {
-    let keys = std::iter::once(revocation_key(&claims.jti))
-        .chain(claims.gid.as_deref().map(grant_revocation_key))
-        .chain(claims.fid.as_deref().map(family_revocation_key));
-    for key in keys {
-        match state.ephemeral.get(&key).await {
-            Ok(None) => {}
-            Ok(Some(_)) => return Err(TokenRejection::Revoked),
-            Err(error) => return Err(TokenRejection::Unavailable(error.into())),
+    let jti_digest = sha256_hex(claims.jti.as_bytes());
+    let now = state.clock.now();
+    match state
+        .current
+        .token_refusal(&facts(claims, &jti_digest), now)
+        .await
+    {
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => {
+            tracing::debug!(reason = why, "token refused");
+            Err(TokenRejection::Revoked)
         }
-    }
-    let Some(grant_id) = claims.gid.as_deref() else {
-        return Ok(());
-    };
-    let grant_id = Uuid::parse_str(grant_id).map_err(|_| TokenRejection::Invalid)?;
-    match state.db.find_grant(grant_id).await {
-        Ok(grant) if grant.revoked_at.is_none() => Ok(()),
-        Ok(_) | Err(StoreError::NotFound) => Err(TokenRejection::Revoked),
         Err(error) => Err(TokenRejection::Unavailable(error.into())),
     }
 }

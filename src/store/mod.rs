@@ -3,6 +3,7 @@
 //! `database.url`.
 
 mod audit;
+mod changes;
 mod clients;
 mod error;
 mod grants;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
+pub use self::changes::{Change, ChangeKind, ChangeStore, NewChange, REVOCATION_HORIZON};
 pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
@@ -41,6 +43,7 @@ pub trait Database:
     + RefreshTokenStore
     + SigningKeyStore
     + AuditStore
+    + ChangeStore
     + std::fmt::Debug
 {
     /// Applies pending migrations (embedded in the binary); returns how many ran.

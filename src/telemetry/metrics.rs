@@ -17,6 +17,12 @@ struct RequestLabels {
     status: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+    result: &'static str,
+}
+
 type LatencyFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
 #[derive(Debug)]
@@ -24,6 +30,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
+    cache_lookups: Family<CacheLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -46,10 +53,17 @@ impl Default for Metrics {
             "HTTP request latency by method, route and status",
             latency.clone(),
         );
+        let cache_lookups = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Lookups in the in-process caches by cache and result (hit or miss)",
+            cache_lookups.clone(),
+        );
         Self {
             registry,
             requests,
             latency,
+            cache_lookups,
         }
     }
 }
@@ -65,6 +79,14 @@ impl Metrics {
         self.latency
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one lookup in the in-process cache `cache`.
+    pub fn cache_lookup(&self, cache: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache_lookups
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
     }
 
     /// The OpenMetrics text exposition, which Prometheus scrapes natively.

@@ -23,6 +23,8 @@ async fn deleting_a_person_ends_their_access_and_refresh_tokens(backend: Backend
     delete_user(app.state.db.as_ref(), "ann", "test", app.clock.now())
         .await
         .unwrap();
+    // As from the CLI: the instance learns it from the change feed.
+    app.read_changes().await;
 
     let introspected = app.introspect(&signed_in.access_token, &client).await;
     assert_eq!(introspected, serde_json::json!({"active": false}));
@@ -47,6 +49,7 @@ async fn revoking_a_grant_in_the_database_ends_its_access_tokens(backend: Backen
     let grant = db.list_grants(ann.id).await.unwrap().remove(0);
 
     assert!(db.revoke_grant(grant.id, app.clock.now()).await.unwrap());
+    app.read_changes().await;
 
     let introspected = app.introspect(&signed_in.access_token, &client).await;
     assert_eq!(introspected, serde_json::json!({"active": false}));

@@ -181,6 +181,30 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Another instance behind the same issuer (as behind one load balancer), on the same
+    /// database, Redis prefix and keys, sharing this one's clock.
+    pub async fn spawn_instance(&self) -> TestApp {
+        let issuer = self.issuer.parse().expect("the issuer parses");
+        self.spawn_sibling(|s| s.server.issuer = Some(issuer)).await
+    }
+
+    /// Waits until this instance has read every change recorded in the database so far (by
+    /// another instance, or by a use case called directly, as the CLI does); within a second.
+    pub async fn read_changes(&self) {
+        let seq = self
+            .state
+            .db
+            .last_change_seq()
+            .await
+            .expect("the feed reads");
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.state.current.caught_up_to(seq),
+        )
+        .await
+        .expect("the change feed was read within a second");
+    }
+
     /// Another instance on the same database, Redis prefix and keys, sharing this one's clock.
     pub async fn spawn_sibling(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let mut settings = self.settings.clone();

@@ -142,6 +142,7 @@ async fn a_revocation_on_one_instance_is_seen_by_another_on_shared() {
     let response = a.post_revoke(&[("token", &token)], client.basic()).await;
 
     assert_eq!(response.status(), 200);
+    b.read_changes().await;
     let on_b: Value = b.introspect(&token, &client).await;
     assert_eq!(on_b, json!({"active": false}));
 }

@@ -118,6 +118,7 @@ pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Cl
         access_token_ttl_secs: request.access_token_ttl_secs,
         id_token_signed_response_alg: id_token_alg,
         first_party: request.first_party,
+        disabled: request.disabled,
         version: 1,
         created_at: now,
         updated_at: now,

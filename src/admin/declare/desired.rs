@@ -113,6 +113,7 @@ pub(super) fn new_client(declared: &DeclaredClient) -> NewClient {
         id_token_signed_response_alg: changes.id_token_signed_response_alg,
         jwks: changes.jwks,
         first_party: changes.first_party,
+        disabled: false,
     }
 }
 
@@ -131,6 +132,7 @@ pub(super) fn client_changes(declared: &DeclaredClient) -> ClientChanges {
         id_token_signed_response_alg: d.id_token_signed_response_alg,
         jwks: d.jwks,
         first_party: d.first_party,
+        disabled: false,
     }
 }
 

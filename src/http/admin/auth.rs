@@ -1,5 +1,7 @@
-//! Who is calling: a bearer access token issued by this Gatehouse (RFC 6750 §2.1), live and not
-//! revoked, carrying `gatehouse:admin` (any request) or `gatehouse:admin:read` (GET only).
+//! Who is calling: a bearer access token issued by this Gatehouse (RFC 6750 §2.1) for the admin
+//! API's audience, live and not revoked, carrying `gatehouse:admin` (any request) or
+//! `gatehouse:admin:read` (GET only), from a client that exists, is enabled and still holds
+//! that scope.
 
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -7,10 +9,12 @@ use futures_util::future::LocalBoxFuture;
 
 use super::problem::ApiError;
 use crate::crypto::sha256_hex;
-use crate::oauth::tokens::{TokenRejection, ensure_not_revoked, verify_access_token};
+use crate::domain::ClientId;
+use crate::oauth::tokens::{OneOrMany, TokenRejection, ensure_not_revoked, verify_access_token};
 use crate::state::AppState;
+use crate::store::StoreError;
 
-use crate::admin::clients::{ADMIN_READ_SCOPE as READ_SCOPE, ADMIN_SCOPE};
+use crate::admin::clients::{ADMIN_READ_SCOPE as READ_SCOPE, ADMIN_SCOPE, admin_api_audience};
 
 /// The authenticated caller: the `client_id` of its token, recorded as the actor of changes.
 #[derive(Debug, Clone)]
@@ -69,10 +73,56 @@ async fn authenticate(state: &AppState, token: &str, method: &Method) -> Result<
     if !allows(scopes, method) {
         return Err(ApiError::InsufficientScope);
     }
+    // RFC 9068 §4: a token for another resource server is no token for this one, whatever
+    // scope it carries (RFC 6750 §3.1: "invalid for other reasons").
+    if !audience_includes(&claims.aud, &admin_api_audience(state.issuer.as_str())) {
+        tracing::info!(client_id = %claims.client_id, "admin API token for another audience");
+        return Err(invalid);
+    }
+    // What is true now: the client still exists, is enabled and still holds the scope its
+    // token uses (a scope removed from it, or a deleted client, ends its administration).
+    let client_allows = client_still_allows(state, &claims.client_id, method).await?;
+    if !client_allows {
+        tracing::info!(client_id = %claims.client_id, "admin API token of a client that may no longer administer");
+        return Err(invalid);
+    }
     within_rate_limit(state, &claims.client_id).await?;
     Ok(Caller {
         client_id: claims.client_id,
     })
+}
+
+fn audience_includes(aud: &OneOrMany, wanted: &str) -> bool {
+    match aud {
+        OneOrMany::One(one) => one == wanted,
+        OneOrMany::Many(many) => many.iter().any(|a| a == wanted),
+    }
+}
+
+async fn client_still_allows(
+    state: &AppState,
+    client_id: &str,
+    method: &Method,
+) -> Result<bool, ApiError> {
+    let Ok(id) = ClientId::parse(client_id) else {
+        return Ok(false);
+    };
+    let now = state.clock.now();
+    match state
+        .current
+        .clients
+        .get(state.db.as_ref(), &state.metrics, &id, now)
+        .await
+    {
+        Ok(cached) => {
+            Ok(!cached.client.disabled && allows(&cached.client.scopes.to_delimited(), method))
+        }
+        Err(StoreError::NotFound) => Ok(false),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the admin client");
+            Err(ApiError::Unavailable("client status unknown".into()))
+        }
+    }
 }
 
 /// At most `admin.requests_per_minute` requests per caller and clock minute, counted in the

@@ -110,6 +110,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
+        web::resource("/v1/users/{id}/sign-out")
+            .route(web::post().to(users::post_user_sign_out))
+            .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
         web::resource("/v1/keys")
             .route(web::get().to(keys::get_keys))
             .default_service(web::to(|| not_allowed("GET"))),

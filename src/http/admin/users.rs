@@ -165,3 +165,12 @@ pub async fn post_user_password(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// `POST /v1/users/{id}/sign-out`: ends every session and grant of the person at once.
+pub async fn post_user_sign_out(
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    users::sign_out_by_id(admin.db(), &id, admin.actor(), admin.now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -323,7 +323,9 @@ async fn open_interaction(
         .db
         .find_client(&client_id)
         .await
-        .map_err(|_| expired_page())?;
+        .ok()
+        .filter(|client| !client.disabled)
+        .ok_or_else(expired_page)?;
     Ok((form, interaction, client))
 }
 
@@ -348,7 +350,18 @@ async fn signed_in_user(
         return Ok(None);
     };
     let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
-    if !session.is_live(state.clock.now(), lifetime) {
+    let now = state.clock.now();
+    if !session.is_live(now, lifetime) {
+        return Ok(None);
+    }
+    // Signed out everywhere, password changed, disabled or deleted since: the session is over.
+    let user_id = session.user_id.to_string();
+    if state
+        .current
+        .session_ended(&user_id, session.auth_time, now)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?
+    {
         return Ok(None);
     }
     Ok(state

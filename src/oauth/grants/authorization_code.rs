@@ -13,7 +13,7 @@ use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::issue_user_access_token;
 use crate::oauth::{FormRequest, OAuthError, pkce};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{ChangeKind, StoreError};
 
 pub async fn exchange(
     state: &AppState,
@@ -25,7 +25,7 @@ pub async fn exchange(
     let redirect_uri = form.require("redirect_uri")?;
     // Checked after the code is consumed: a code presented without its verifier is spent too.
     let verifier = form.get("code_verifier");
-    let grant = match redeem_code(state.ephemeral.as_ref(), code, now)
+    let grant = match redeem_code(state.ephemeral.as_ref(), client.id.as_str(), code, now)
         .await
         .map_err(OAuthError::temporarily_unavailable)?
     {
@@ -47,6 +47,7 @@ pub async fn exchange(
         }
     };
     let request = &grant.request;
+    // Codes are stored per client (see `codes`), so this holds; checked again all the same.
     if request.client_id != client.id.as_str() {
         return Err(OAuthError::invalid_grant(
             "the code was issued to another client",
@@ -82,6 +83,17 @@ pub async fn exchange(
         }
         Err(other) => return Err(OAuthError::server_error(other)),
     };
+    // Signed out everywhere (or a new password) since the sign-in this code rests on.
+    let session_ended = state
+        .current
+        .session_ended(&user.id.to_string(), grant.auth_time, now)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?;
+    if session_ended {
+        return Err(OAuthError::invalid_grant(
+            "the sign-in behind this code has ended",
+        ));
+    }
     let (access_token, lifetime) = issue_user_access_token(
         state,
         client,
@@ -129,6 +141,7 @@ pub async fn exchange(
     } else {
         None
     };
+    ensure_family_stands(state, grant.family_id, now).await?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -137,4 +150,33 @@ pub async fn exchange(
         refresh_token,
         id_token,
     })
+}
+
+/// RFC 9700 §4.2.1 for a replay that raced this redemption (two instances, the attacker and
+/// the client at once): the replay's family revocation may have landed between the code's
+/// consumption and the storage of its refresh token, so the database is asked after that
+/// storage. The revocation sweeps the family's refresh tokens after recording itself, so
+/// either that sweep finds the new token or this check finds the revocation.
+async fn ensure_family_stands(
+    state: &AppState,
+    family_id: uuid::Uuid,
+    now: OffsetDateTime,
+) -> Result<(), OAuthError> {
+    let revoked = state
+        .db
+        .change_recorded(ChangeKind::Family, &family_id.to_string(), now)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?;
+    if revoked {
+        state
+            .db
+            .revoke_refresh_family(family_id, now)
+            .await
+            .map_err(OAuthError::temporarily_unavailable)?;
+        tracing::warn!(%family_id, "authorization code replayed while it was redeemed; its tokens are revoked");
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used",
+        ));
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::{Audience, Client, ScopeSet};
 use crate::oauth::token::TokenResponse;
-use crate::oauth::tokens::{AccessTokenClaims, OneOrMany, default_audience, issue_access_token};
+use crate::oauth::tokens::{AccessTokenClaims, OneOrMany, issue_access_token, token_audience};
 use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
 
@@ -17,7 +17,12 @@ pub async fn exchange(
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
     let scope = granted_scope(client, form.get("scope"))?;
-    let audience = audience(client, &form.get_all("resource"))?;
+    let audience = audience(
+        state.issuer.as_str(),
+        client,
+        &scope,
+        &form.get_all("resource"),
+    )?;
     let lifetime = client
         .access_token_ttl_secs
         .unwrap_or(state.settings.tokens.access_token_ttl_secs);
@@ -65,15 +70,25 @@ pub fn granted_scope(client: &Client, requested: Option<&str>) -> Result<ScopeSe
 }
 
 /// RFC 8707 §2: each `resource` must be an absolute URI the client may address; without one the
-/// token is for the client's default audience (its first), or for the client itself.
-pub fn audience(client: &Client, resources: &[&str]) -> Result<OneOrMany, OAuthError> {
+/// token is for the client's default audience (its first), or for the client itself, or for
+/// the admin API when it carries an admin scope. The admin API is a resource of every client
+/// holding an admin scope.
+pub fn audience(
+    issuer: &str,
+    client: &Client,
+    scope: &ScopeSet,
+    resources: &[&str],
+) -> Result<OneOrMany, OAuthError> {
     if resources.is_empty() {
-        return Ok(default_audience(client));
+        return Ok(token_audience(issuer, client, scope));
     }
+    let admin_api = crate::admin::clients::admin_api_audience(issuer);
+    let admin_allowed = crate::admin::clients::has_admin_scope(&client.scopes);
     let mut audiences = Vec::with_capacity(resources.len());
     for resource in resources {
         let resource = Audience::parse(resource).map_err(OAuthError::invalid_target)?;
-        if !client.audiences.contains(&resource) {
+        let is_admin_api = admin_allowed && resource.as_str() == admin_api;
+        if !is_admin_api && !client.audiences.contains(&resource) {
             return Err(OAuthError::invalid_target(
                 "this client may not obtain tokens for that resource",
             ));

@@ -15,7 +15,7 @@ use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
-use crate::store::{RefreshTokenRecord, Rotation, StoreError};
+use crate::store::{ChangeKind, RefreshTokenRecord, Rotation, StoreError};
 
 pub async fn exchange(
     state: &AppState,
@@ -45,6 +45,7 @@ pub async fn exchange(
     if record.revoked_at.is_some() || grant.revoked_at.is_some() || now >= record.expires_at {
         return Err(invalid());
     }
+    ensure_still_standing(state, &record, grant.user_id, now).await?;
     let idle = state.settings.tokens.refresh_token_idle_secs;
     if record.used_at.is_none() && now >= live_until(&record, idle) {
         return Err(invalid());
@@ -110,6 +111,32 @@ pub async fn exchange(
     };
     remember_for_grace(state, presented, &response).await;
     Ok(response)
+}
+
+/// What is true now decides: the person must still be allowed to sign in, and the family must
+/// not have been revoked by a replay of its code that raced the code's redemption (the sweep
+/// of that revocation can miss a token stored in the same moment; RFC 9700 §4.2.1).
+async fn ensure_still_standing(
+    state: &AppState,
+    record: &RefreshTokenRecord,
+    user_id: Uuid,
+    now: OffsetDateTime,
+) -> Result<(), OAuthError> {
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    match state.db.find_user(user_id).await {
+        Ok(user) if !user.disabled => {}
+        Ok(_) | Err(StoreError::NotFound) => return Err(invalid()),
+        Err(other) => return Err(OAuthError::temporarily_unavailable(other)),
+    }
+    let family_revoked = state
+        .db
+        .change_recorded(ChangeKind::Family, &record.family_id.to_string(), now)
+        .await
+        .map_err(OAuthError::temporarily_unavailable)?;
+    if family_revoked {
+        return Err(invalid());
+    }
+    Ok(())
 }
 
 /// When an unused refresh token stops working: at the end of its idle period or of its

@@ -26,6 +26,7 @@ struct ClientRow {
     id_token_signed_response_alg: Option<String>,
     access_token_ttl_secs: Option<i32>,
     first_party: bool,
+    disabled: bool,
     version: i64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -58,6 +59,7 @@ impl TryFrom<ClientRow> for Client {
                 .transpose()
                 .map_err(StoreError::corrupt)?,
             first_party: row.first_party,
+            disabled: row.disabled,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -109,9 +111,9 @@ impl ClientStore for PgStore {
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
-                 access_token_ttl_secs, id_token_signed_response_alg, first_party, version, created_at, \
-                 updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                 access_token_ttl_secs, id_token_signed_response_alg, first_party, disabled, version, \
+                 created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -126,6 +128,7 @@ impl ClientStore for PgStore {
             .bind(ttl)
             .bind(client.id_token_signed_response_alg.map(SigningAlgorithm::as_str))
             .bind(client.first_party)
+            .bind(client.disabled)
             .bind(client.version)
             .bind(client.created_at)
             .bind(client.updated_at)
@@ -193,8 +196,8 @@ impl ClientStore for PgStore {
             "UPDATE clients SET name = $1, client_type = $2, token_endpoint_auth_method = $3, \
              grant_types = $4, scopes = $5, redirect_uris = $6, post_logout_redirect_uris = $7, \
              audiences = $8, jwks = $9, access_token_ttl_secs = $10, \
-             id_token_signed_response_alg = $11, first_party = $12, updated_at = $13, \
-             version = version + 1 WHERE id = $14 AND version = $15",
+             id_token_signed_response_alg = $11, first_party = $12, disabled = $13, \
+             updated_at = $14, version = version + 1 WHERE id = $15 AND version = $16",
         )
         .bind(&client.name)
         .bind(client.client_type.as_str())
@@ -212,6 +215,7 @@ impl ClientStore for PgStore {
                 .map(SigningAlgorithm::as_str),
         )
         .bind(client.first_party)
+        .bind(client.disabled)
         .bind(client.updated_at)
         .bind(client.id.as_str())
         .bind(expected_version);

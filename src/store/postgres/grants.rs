@@ -7,7 +7,8 @@ use super::PgStore;
 use crate::domain::{ClientId, ScopeSet};
 use crate::store::error::bounded;
 use crate::store::{
-    Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation, StoreError,
+    ChangeKind, Grant, GrantStore, NewChange, RefreshTokenRecord, RefreshTokenStore, Rotation,
+    StoreError,
 };
 
 #[derive(sqlx::FromRow)]
@@ -175,6 +176,8 @@ impl GrantStore for PgStore {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            // The access tokens under the grant end with it, on every instance (migration 0009).
+            record_revocation(&mut *tx, ChangeKind::Grant, &id.to_string(), now).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked == 1)
         })
@@ -232,15 +235,41 @@ impl RefreshTokenStore for PgStore {
         family_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let query = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(family_id);
-        Ok(bounded(self.timeout, query.execute(&self.pool))
+        bounded(self.timeout, async {
+            let mut tx = self.pool.begin().await?;
+            // Recorded first: a refresh token stored after this sweep still finds it.
+            record_revocation(&mut *tx, ChangeKind::Family, &family_id.to_string(), now).await?;
+            let revoked = sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(family_id)
+            .execute(&mut *tx)
             .await?
-            .rows_affected())
+            .rows_affected();
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(revoked)
+        })
+        .await
     }
+}
+
+/// A grant or family revocation in the change feed, inside the caller's transaction.
+async fn record_revocation<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    kind: ChangeKind,
+    subject: &str,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let change = NewChange::revocation(kind, subject, now);
+    sqlx::query("INSERT INTO changes (kind, subject, at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(change.kind.as_str())
+        .bind(&change.subject)
+        .bind(change.at)
+        .bind(change.expires_at)
+        .execute(executor)
+        .await
+        .map(drop)
 }
 
 async fn insert_token<'e>(

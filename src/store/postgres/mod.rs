@@ -2,6 +2,7 @@
 //! a client-side timeout, so neither a slow query nor a dead connection holds a request.
 
 mod audit;
+mod changes;
 mod clients;
 mod grants;
 mod signing_keys;

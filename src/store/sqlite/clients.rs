@@ -23,6 +23,7 @@ struct ClientRow {
     id_token_signed_response_alg: Option<String>,
     access_token_ttl_secs: Option<i64>,
     first_party: bool,
+    disabled: bool,
     version: i64,
     created_at: i64,
     updated_at: i64,
@@ -59,6 +60,7 @@ impl TryFrom<ClientRow> for Client {
                 .transpose()
                 .map_err(StoreError::corrupt)?,
             first_party: row.first_party,
+            disabled: row.disabled,
             version: row.version,
             created_at: from_unix(row.created_at)?,
             updated_at: from_unix(row.updated_at)?,
@@ -108,9 +110,9 @@ impl ClientStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
-                 access_token_ttl_secs, id_token_signed_response_alg, first_party, version, created_at, \
-                 updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 access_token_ttl_secs, id_token_signed_response_alg, first_party, disabled, version, \
+                 created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -125,6 +127,7 @@ impl ClientStore for SqliteStore {
             .bind(client.access_token_ttl_secs.map(i64::from))
             .bind(client.id_token_signed_response_alg.map(SigningAlgorithm::as_str))
             .bind(client.first_party)
+            .bind(client.disabled)
             .bind(client.version)
             .bind(to_unix(client.created_at))
             .bind(to_unix(client.updated_at))
@@ -190,7 +193,7 @@ impl ClientStore for SqliteStore {
             "UPDATE clients SET name = ?, client_type = ?, token_endpoint_auth_method = ?, \
              grant_types = ?, scopes = ?, redirect_uris = ?, post_logout_redirect_uris = ?, \
              audiences = ?, jwks = ?, access_token_ttl_secs = ?, id_token_signed_response_alg = ?, \
-             first_party = ?, updated_at = ?, version = version + 1 \
+             first_party = ?, disabled = ?, updated_at = ?, version = version + 1 \
              WHERE id = ? AND version = ?",
         )
         .bind(&client.name)
@@ -209,6 +212,7 @@ impl ClientStore for SqliteStore {
                 .map(SigningAlgorithm::as_str),
         )
         .bind(client.first_party)
+        .bind(client.disabled)
         .bind(to_unix(client.updated_at))
         .bind(client.id.as_str())
         .bind(expected_version);

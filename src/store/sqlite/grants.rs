@@ -6,7 +6,8 @@ use super::{SqliteStore, from_unix, to_unix};
 use crate::domain::{ClientId, ScopeSet};
 use crate::store::error::bounded;
 use crate::store::{
-    Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation, StoreError,
+    ChangeKind, Grant, GrantStore, NewChange, RefreshTokenRecord, RefreshTokenStore, Rotation,
+    StoreError,
 };
 
 #[derive(sqlx::FromRow)]
@@ -192,6 +193,8 @@ impl GrantStore for SqliteStore {
                 .bind(id.to_string())
                 .execute(&mut *tx)
                 .await?;
+            // The access tokens under the grant end with it, on every instance (migration 0009).
+            record_revocation(&mut *tx, ChangeKind::Grant, &id.to_string(), now).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked == 1)
         })
@@ -248,15 +251,41 @@ impl RefreshTokenStore for SqliteStore {
         family_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        let query = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-        )
-        .bind(to_unix(now))
-        .bind(family_id.to_string());
-        Ok(bounded(self.timeout, query.execute(&self.pool))
+        bounded(self.timeout, async {
+            let mut tx = self.pool.begin().await?;
+            // Recorded first: a refresh token stored after this sweep still finds it.
+            record_revocation(&mut *tx, ChangeKind::Family, &family_id.to_string(), now).await?;
+            let revoked = sqlx::query(
+                "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+            )
+            .bind(to_unix(now))
+            .bind(family_id.to_string())
+            .execute(&mut *tx)
             .await?
-            .rows_affected())
+            .rows_affected();
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(revoked)
+        })
+        .await
     }
+}
+
+/// A grant or family revocation in the change feed, inside the caller's transaction.
+async fn record_revocation<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    kind: ChangeKind,
+    subject: &str,
+    now: OffsetDateTime,
+) -> Result<(), sqlx::Error> {
+    let change = NewChange::revocation(kind, subject, now);
+    sqlx::query("INSERT INTO changes (kind, subject, at, expires_at) VALUES (?, ?, ?, ?)")
+        .bind(change.kind.as_str())
+        .bind(&change.subject)
+        .bind(to_unix(change.at))
+        .bind(to_unix(change.expires_at))
+        .execute(executor)
+        .await
+        .map(drop)
 }
 
 async fn insert_token<'e>(

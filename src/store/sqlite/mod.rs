@@ -2,6 +2,7 @@
 //! the conversions live in this module's row types.
 
 mod audit;
+mod changes;
 mod clients;
 mod grants;
 mod signing_keys;
