@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod error;
 mod grants;
+mod idempotency;
 mod postgres;
 mod signing_keys;
 mod sqlite;
@@ -19,6 +20,7 @@ pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
 pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
+pub use self::idempotency::{IDEMPOTENCY_CONFLICT, IdempotencyRecord, IdempotencyStore};
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
 pub use self::sqlite::SqliteStore;
@@ -41,6 +43,7 @@ pub trait Database:
     + RefreshTokenStore
     + SigningKeyStore
     + AuditStore
+    + IdempotencyStore
     + std::fmt::Debug
 {
     /// Applies pending migrations (embedded in the binary); returns how many ran.

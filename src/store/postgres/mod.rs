@@ -4,6 +4,7 @@
 mod audit;
 mod clients;
 mod grants;
+mod idempotency;
 mod signing_keys;
 mod users;
 
