@@ -311,5 +311,22 @@ async fn maintain_keys(state: web::Data<AppState>) {
         if let Err(error) = state.keys.maintain(state.clock.now(), "system").await {
             tracing::warn!(%error, "key ring maintenance failed; will retry");
         }
+        purge_idempotency_records(&state).await;
+    }
+}
+
+/// The most expired idempotency records one maintenance tick deletes, so a purge never holds
+/// the table for long; a backlog shrinks by this much a tick.
+const IDEMPOTENCY_PURGE_BATCH: u32 = 1000;
+
+/// Deletes a batch of expired idempotency records; a failure waits for the next tick.
+async fn purge_idempotency_records(state: &AppState) {
+    let purge = state
+        .db
+        .purge_expired_idempotency_records(state.clock.now(), IDEMPOTENCY_PURGE_BATCH);
+    match purge.await {
+        Ok(0) => {}
+        Ok(purged) => tracing::debug!(purged, "purged expired idempotency records"),
+        Err(error) => tracing::warn!(%error, "purging idempotency records failed; will retry"),
     }
 }

@@ -10,11 +10,12 @@ mod validate;
 
 pub use self::validate::validate_new_client;
 use super::{
-    AdminError, Page, PageRequest, Problems, apply_merge_patch, audit, cut_off, note_changed,
+    AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
+    note_changed,
 };
 use crate::crypto::PlainSecret;
 use crate::domain::{Client, ClientId, ClientType};
-use crate::store::{ChangeKind, ClientSecretRecord, Database, StoreError};
+use crate::store::{ChangeKind, ClientSecretRecord, Database, IDEMPOTENCY_CONFLICT, StoreError};
 
 /// The scope a token needs for every `/v1` endpoint.
 pub const ADMIN_SCOPE: &str = "gatehouse:admin";
@@ -84,7 +85,20 @@ pub async fn create_client(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<CreatedClient, AdminError> {
-    create_client_with_secret(db, request, None, actor, now).await
+    insert_new_client(db, request, None, actor, now, None).await
+}
+
+/// As [`create_client`], storing the idempotency record `remember` makes of the result (if
+/// any) in the same transaction as the client. A live record for the same caller and key is a
+/// `Conflict` and creates nothing.
+pub async fn create_client_once(
+    db: &dyn Database,
+    request: NewClient,
+    actor: &str,
+    now: OffsetDateTime,
+    remember: Option<Remember<CreatedClient>>,
+) -> Result<CreatedClient, AdminError> {
+    insert_new_client(db, request, None, actor, now, remember).await
 }
 
 /// As [`create_client`], with `secret` (a declared one) instead of a generated one.
@@ -94,6 +108,17 @@ pub async fn create_client_with_secret(
     secret: Option<PlainSecret>,
     actor: &str,
     now: OffsetDateTime,
+) -> Result<CreatedClient, AdminError> {
+    insert_new_client(db, request, secret, actor, now, None).await
+}
+
+async fn insert_new_client(
+    db: &dyn Database,
+    request: NewClient,
+    secret: Option<PlainSecret>,
+    actor: &str,
+    now: OffsetDateTime,
+    remember: Option<Remember<CreatedClient>>,
 ) -> Result<CreatedClient, AdminError> {
     let client = validate_new_client(request, now)?;
     check_secret_allowed(&client, secret.is_some())?;
@@ -107,9 +132,14 @@ pub async fn create_client_with_secret(
         created_at: now,
         expires_at: None,
     });
-    db.insert_client(&client, record.as_ref())
+    let created = CreatedClient { client, secret };
+    let idempotency = remember.map(|remember| remember(&created)).transpose()?;
+    db.insert_client_idempotently(&created.client, record.as_ref(), idempotency.as_ref())
         .await
         .map_err(|error| match error {
+            StoreError::Conflict { constraint } if constraint == IDEMPOTENCY_CONFLICT => {
+                AdminError::Conflict("a request with this Idempotency-Key was completed".into())
+            }
             StoreError::Conflict { .. } => AdminError::Conflict("client_id is taken".into()),
             other => other.into(),
         })?;
@@ -118,11 +148,11 @@ pub async fn create_client_with_secret(
         actor,
         "client.created",
         "client",
-        client.id.as_str(),
+        created.client.id.as_str(),
         now,
     )
     .await;
-    Ok(CreatedClient { client, secret })
+    Ok(created)
 }
 
 pub async fn find_client(db: &dyn Database, id: &str) -> Result<Client, AdminError> {

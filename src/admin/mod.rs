@@ -11,7 +11,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::OffsetDateTime;
 
-use crate::store::{After, ChangeKind, Database, NewAuditEvent, NewChange, StoreError};
+use crate::store::{
+    After, ChangeKind, Database, IdempotencyRecord, NewAuditEvent, NewChange, StoreError,
+};
+
+/// Makes the idempotency record of a creation from what it created. The use case stores the
+/// record in the transaction that creates the row, so a retry finds both or neither.
+pub type Remember<T> = Box<dyn Fn(&T) -> Result<IdempotencyRecord, AdminError> + Send + Sync>;
 
 /// The longest page a list returns.
 pub const MAX_PAGE_SIZE: u32 = 200;

@@ -5,10 +5,12 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit, cut_off};
+use super::{AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off};
 use crate::crypto::{Password, PasswordHasher};
 use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
-use crate::store::{ChangeKind, Database, StoreError, UserFilter as StoreFilter};
+use crate::store::{
+    ChangeKind, Database, IDEMPOTENCY_CONFLICT, StoreError, UserFilter as StoreFilter,
+};
 
 /// What a caller asks for when creating a user; checked by [`validate_new_user`].
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -32,14 +34,47 @@ pub async fn create_user(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<User, AdminError> {
+    insert_new_user(db, hasher, request, password, actor, now, None).await
+}
+
+/// As [`create_user`], storing the idempotency record `remember` makes of the result (if any)
+/// in the same transaction as the user. A live record for the same caller and key is a
+/// `Conflict` and creates nothing.
+pub async fn create_user_once(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    request: NewUser,
+    password: Option<Password>,
+    actor: &str,
+    now: OffsetDateTime,
+    remember: Option<Remember<User>>,
+) -> Result<User, AdminError> {
+    insert_new_user(db, hasher, request, password, actor, now, remember).await
+}
+
+async fn insert_new_user(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    request: NewUser,
+    password: Option<Password>,
+    actor: &str,
+    now: OffsetDateTime,
+    remember: Option<Remember<User>>,
+) -> Result<User, AdminError> {
     let mut user = validate_new_user(request, password.as_ref(), now)?;
     if let Some(password) = &password {
         user.password_hash = Some(hasher.hash(password).await?);
     }
-    db.insert_user(&user).await.map_err(|error| match error {
-        StoreError::Conflict { .. } => AdminError::Conflict("username is taken".into()),
-        other => other.into(),
-    })?;
+    let idempotency = remember.map(|remember| remember(&user)).transpose()?;
+    db.insert_user_idempotently(&user, idempotency.as_ref())
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { constraint } if constraint == IDEMPOTENCY_CONFLICT => {
+                AdminError::Conflict("a request with this Idempotency-Key was completed".into())
+            }
+            StoreError::Conflict { .. } => AdminError::Conflict("username is taken".into()),
+            other => other.into(),
+        })?;
     audit(db, actor, "user.created", "user", &user.id.to_string(), now).await;
     Ok(user)
 }

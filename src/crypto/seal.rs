@@ -3,6 +3,7 @@
 //! record does not open.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hmac;
 
 use super::random_bytes;
 use crate::config::EncryptionKey;
@@ -20,19 +21,44 @@ pub enum SealError {
     Seal,
 }
 
-pub struct KeyEncryptionKey(LessSafeKey);
+/// Domain separation of derived keys from everything else the KEK does.
+const DERIVE_LABEL: &[u8] = b"gatehouse derived sealing key v1";
+
+pub struct KeyEncryptionKey {
+    aead: LessSafeKey,
+    /// The same key material as an HMAC key, to derive purpose-bound sub-keys from.
+    derive: hmac::Key,
+}
 
 impl KeyEncryptionKey {
     pub fn new(key: &EncryptionKey) -> Result<Self, SealError> {
         let unbound = UnboundKey::new(&AES_256_GCM, key.bytes()).map_err(|_| SealError::Seal)?;
-        Ok(Self(LessSafeKey::new(unbound)))
+        Ok(Self {
+            aead: LessSafeKey::new(unbound),
+            derive: hmac::Key::new(hmac::HMAC_SHA256, key.bytes()),
+        })
+    }
+
+    /// A sub-key for `purpose` and `context` (HMAC-SHA256 over them, each length-prefixed so
+    /// no two inputs collide): whoever lacks this KEK cannot compute it, whatever else they know.
+    pub fn derive(&self, purpose: &str, context: &[&[u8]]) -> Result<Self, SealError> {
+        let mut mac = hmac::Context::with_key(&self.derive);
+        mac.update(DERIVE_LABEL);
+        for part in std::iter::once(purpose.as_bytes()).chain(context.iter().copied()) {
+            let len = u64::try_from(part.len()).map_err(|_| SealError::Seal)?;
+            mac.update(&len.to_be_bytes());
+            mac.update(part);
+        }
+        let tag = mac.sign();
+        let bytes: [u8; 32] = tag.as_ref().try_into().map_err(|_| SealError::Seal)?;
+        Self::new(&EncryptionKey::from_bytes(bytes))
     }
 
     /// `version || nonce || ciphertext || tag`.
     pub fn seal(&self, associated: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, SealError> {
         let nonce_bytes = random_bytes::<NONCE_LEN>();
         let mut in_out = plaintext.to_vec();
-        self.0
+        self.aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
                 Aad::from(associated),
@@ -57,7 +83,7 @@ impl KeyEncryptionKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Open)?;
         let mut in_out = ciphertext.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(nonce, Aad::from(associated), &mut in_out)
             .map_err(|_| SealError::Open)?;
         Ok(plain.to_vec())
@@ -94,5 +120,25 @@ mod tests {
             kek(1).open(b"kid-1", &sealed[..10]),
             Err(SealError::Open)
         ));
+    }
+
+    #[test]
+    fn a_derived_key_depends_on_the_kek_the_purpose_and_every_context_part() {
+        let derived =
+            |byte, purpose, context: &[&[u8]]| kek(byte).derive(purpose, context).unwrap();
+        let sealed = derived(1, "p", &[b"a", b"b"]).seal(b"", b"secret").unwrap();
+        assert_eq!(
+            derived(1, "p", &[b"a", b"b"]).open(b"", &sealed).unwrap(),
+            b"secret"
+        );
+        for other in [
+            derived(2, "p", &[b"a", b"b"]),
+            derived(1, "q", &[b"a", b"b"]),
+            derived(1, "p", &[b"ab"]),
+            derived(1, "p", &[b"a", b"c"]),
+        ] {
+            assert!(other.open(b"", &sealed).is_err());
+        }
+        assert!(kek(1).open(b"", &sealed).is_err(), "not the KEK itself");
     }
 }

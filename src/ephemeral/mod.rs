@@ -1,6 +1,6 @@
 //! Short-lived state: authorization codes, login sessions, rate-limit counters, revoked `jti`s,
-//! idempotency records. In memory by default; in Redis when `ephemeral.url` is `redis://…`, so that
-//! several instances behind a load balancer share it.
+//! in-flight idempotency markers. In memory by default; in Redis when `ephemeral.url` is
+//! `redis://…`, so that several instances behind a load balancer share it.
 
 mod memory;
 mod redis;

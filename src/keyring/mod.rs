@@ -4,6 +4,7 @@
 
 mod kek;
 mod lifecycle;
+mod sealing;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

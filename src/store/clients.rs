@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{After, StoreError};
+use super::{After, IdempotencyRecord, StoreError};
 use crate::domain::{Client, ClientId};
 
 /// A client secret as stored: only its SHA-256 digest. `expires_at` is set when it was rotated
@@ -39,6 +39,20 @@ pub trait ClientStore: Send + Sync {
         &self,
         client: &Client,
         secret: Option<&ClientSecretRecord>,
+    ) -> Result<(), StoreError> {
+        self.insert_client_idempotently(client, secret, None).await
+    }
+
+    /// As [`ClientStore::insert_client`], with `idempotency` (the response to the request that
+    /// creates the client) stored in the same transaction. A live record for the same caller
+    /// and key is a `Conflict` on
+    /// [`IDEMPOTENCY_CONFLICT`](crate::store::IDEMPOTENCY_CONFLICT) and stores nothing: the race's loser
+    /// replays the winner's record.
+    async fn insert_client_idempotently(
+        &self,
+        client: &Client,
+        secret: Option<&ClientSecretRecord>,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError>;
 
     async fn find_client(&self, id: &ClientId) -> Result<Client, StoreError>;

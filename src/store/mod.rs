@@ -7,6 +7,7 @@ mod changes;
 mod clients;
 mod error;
 mod grants;
+mod idempotency;
 mod postgres;
 mod signing_keys;
 mod sqlite;
@@ -21,6 +22,7 @@ pub use self::changes::{Change, ChangeKind, ChangeStore, NewChange, REVOCATION_H
 pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
+pub use self::idempotency::{IDEMPOTENCY_CONFLICT, IdempotencyRecord, IdempotencyStore};
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
 pub use self::sqlite::SqliteStore;
@@ -44,6 +46,7 @@ pub trait Database:
     + SigningKeyStore
     + AuditStore
     + ChangeStore
+    + IdempotencyStore
     + std::fmt::Debug
 {
     /// Applies pending migrations (embedded in the binary); returns how many ran.

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{After, StoreError};
+use super::{After, IdempotencyRecord, StoreError};
 use crate::domain::{Email, User, Username};
 
 /// Which users a list shows.
@@ -16,7 +16,17 @@ pub struct UserFilter {
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Stores a new user; a taken username is a `Conflict`.
-    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        self.insert_user_idempotently(user, None).await
+    }
+
+    /// As [`UserStore::insert_user`], with `idempotency` stored in the same transaction; a live
+    /// record for the same caller and key is a `Conflict` on `IDEMPOTENCY_CONFLICT`.
+    async fn insert_user_idempotently(
+        &self,
+        user: &User,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError>;
 
     async fn find_user(&self, id: Uuid) -> Result<User, StoreError>;
 

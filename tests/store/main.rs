@@ -8,6 +8,7 @@ mod common;
 mod clients;
 mod durable;
 mod ephemeral;
+mod idempotency;
 mod keyring;
 mod migrations;
 mod users;

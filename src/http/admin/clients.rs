@@ -11,7 +11,7 @@ use super::conditional::{etag, expected_version, record};
 use super::idempotency::{Created, create_once};
 use super::pagination::{ListQuery, page_response};
 use super::{Admin, ApiError, body};
-use crate::admin::clients::{self, ClientChanges, NewClient};
+use crate::admin::clients::{self, ClientChanges, CreatedClient, NewClient};
 use crate::domain::Client;
 
 /// The longest overlap a rotation may keep the previous secrets for: 30 days.
@@ -31,22 +31,31 @@ pub async fn post_clients(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (request, bytes) = body::json::<NewClient>(&req, payload, body::JSON).await?;
-    let created = create_once(&admin.state, admin.actor(), &req, &bytes, || async {
-        let created =
-            clients::create_client(admin.db(), request, admin.actor(), admin.now()).await?;
-        let mut body = to_value(&created.client)?;
-        if let Some(secret) = &created.secret {
-            body["client_secret"] = Value::from(secret.expose());
-        }
-        Ok(Created {
-            location: format!("/v1/clients/{}", created.client.id),
-            etag: etag(created.client.version),
-            body,
-            replayed: false,
-        })
-    })
+    let created = create_once(
+        &admin.state,
+        admin.actor(),
+        &req,
+        &bytes,
+        client_created,
+        |remember| {
+            clients::create_client_once(admin.db(), request, admin.actor(), admin.now(), remember)
+        },
+    )
     .await?;
     created.respond(admin.format)
+}
+
+/// The response to a registration: the client and, the only time it is shown, its secret.
+fn client_created(created: &CreatedClient) -> Result<Created, ApiError> {
+    let mut body = to_value(&created.client)?;
+    if let Some(secret) = &created.secret {
+        body["client_secret"] = Value::from(secret.expose());
+    }
+    Ok(Created::new(
+        format!("/v1/clients/{}", created.client.id),
+        etag(created.client.version),
+        body,
+    ))
 }
 
 /// `GET /v1/clients/{id}`

@@ -1,40 +1,58 @@
-//! `Idempotency-Key` on creating POSTs: the same caller, key and body within 24 hours get the
-//! first response again (a created client's secret included); the same key with another body
-//! is a 422. Kept in the ephemeral store, so it holds across instances on Redis.
+//! `Idempotency-Key` on creating POSTs: the same caller, key and request within 24 hours get
+//! the first response again (a created client's secret included); the same key with another
+//! request is a 422.
+//!
+//! The response is remembered in the database, in the transaction that creates the resource,
+//! so a retry finds both or neither whatever happens to Redis or the database in between. The
+//! ephemeral store only holds an in-flight marker that spares concurrent duplicates the work;
+//! when it forgets the marker, the database's unique (caller, key) still lets one request win,
+//! and the others replay its response.
 //!
 //! The stored response may hold a client secret, so it is sealed (AES-256-GCM) under a key
-//! derived from the caller and the idempotency key, which the store never sees in clear: a
-//! reader of Redis learns nothing usable without the key the caller chose.
+//! derived from the key-encryption key, the caller and the raw `Idempotency-Key`: the database
+//! holds only a digest of that key, and a reader of the database or Redis can derive nothing.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use time::OffsetDateTime;
 
 use super::negotiate::Format;
 use super::problem::ApiError;
-use crate::config::EncryptionKey;
-use crate::crypto::{KeyEncryptionKey, sha256, sha256_hex};
-use crate::ephemeral::EphemeralError;
+use crate::admin::{AdminError, Remember};
+use crate::crypto::sha256_hex;
+use crate::keyring::KeyRing;
 use crate::state::AppState;
+use crate::store::IdempotencyRecord;
 
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// How long a response is remembered.
 const REMEMBER_FOR: Duration = Duration::from_secs(24 * 60 * 60);
 /// How long an in-flight marker outlives a crashed request.
 const IN_FLIGHT_FOR: Duration = Duration::from_secs(60);
+/// What the sealing sub-key is for: no other record's sub-key is the same.
+const PURPOSE: &str = "gatehouse idempotent response";
 
-/// A `201 Created` response, first made or replayed. Its body may hold a client secret, so its
-/// `Debug` leaves the body out.
+/// A created resource's response, first made or replayed. Its body may hold a client secret, so
+/// its `Debug` leaves the body out.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Created {
     pub location: String,
     pub etag: String,
     pub body: Value,
+    /// Kept in the record's own column, not in the sealed body.
+    #[serde(skip, default = "created")]
+    pub status: StatusCode,
     #[serde(skip)]
     pub replayed: bool,
+}
+
+fn created() -> StatusCode {
+    StatusCode::CREATED
 }
 
 impl std::fmt::Debug for Created {
@@ -42,15 +60,27 @@ impl std::fmt::Debug for Created {
         f.debug_struct("Created")
             .field("location", &self.location)
             .field("etag", &self.etag)
+            .field("status", &self.status)
             .field("replayed", &self.replayed)
             .finish_non_exhaustive()
     }
 }
 
 impl Created {
+    /// A `201 Created` at `location`.
+    pub fn new(location: String, etag: String, body: Value) -> Self {
+        Self {
+            location,
+            etag,
+            body,
+            status: StatusCode::CREATED,
+            replayed: false,
+        }
+    }
+
     pub fn respond(self, format: Format) -> Result<HttpResponse, ApiError> {
         let body = serde_json::to_vec(&self.body).map_err(|e| ApiError::Internal(e.into()))?;
-        let mut response = format.respond(StatusCode::CREATED);
+        let mut response = format.respond(self.status);
         response
             .insert_header((header::LOCATION, self.location))
             .insert_header((header::ETAG, self.etag));
@@ -61,94 +91,68 @@ impl Created {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Record {
-    body_digest: String,
-    status: u16,
-    #[serde(flatten)]
-    created: Created,
-}
-
-/// Runs `create` at most once per (caller, `Idempotency-Key`, body); without the header, runs
-/// it every time.
-pub async fn create_once<F, Fut>(
+/// Runs `create` at most once per (caller, `Idempotency-Key`, request) and answers with
+/// `respond` of what it created; without the header, runs it every time. `create` receives the
+/// [`Remember`] that makes the record its use case commits with the row.
+pub async fn create_once<T, F, Fut>(
     state: &AppState,
     caller: &str,
     req: &HttpRequest,
     request_body: &[u8],
+    respond: fn(&T) -> Result<Created, ApiError>,
     create: F,
 ) -> Result<Created, ApiError>
 where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Created, ApiError>>,
+    T: 'static,
+    F: FnOnce(Option<Remember<T>>) -> Fut,
+    Fut: Future<Output = Result<T, AdminError>>,
 {
     let Some(key) = idempotency_key(req)? else {
-        return create().await;
+        return respond(&create(None).await?);
     };
-    let slot = Slot::new(caller, key);
-    // Of two concurrent requests with one key, only one runs; the other is told to retry.
-    let acquired = state
-        .ephemeral
-        .put_if_absent(&slot.in_flight, b"1", IN_FLIGHT_FOR)
-        .await
-        .map_err(unavailable)?;
-    if !acquired {
-        return Err(ApiError::Conflict(
-            "a request with this Idempotency-Key is in progress".into(),
-        ));
+    let slot = Slot::new(caller, key, req.path(), request_body);
+    let now = state.clock.now();
+    // A creation committed earlier answers, whatever the ephemeral store has forgotten.
+    if let Some(replayed) = slot.replay(state, now).await? {
+        return Ok(replayed);
     }
-    let result = run_once(state, &slot, &sha256_hex(request_body), create).await;
-    if let Err(error) = state.ephemeral.delete(&slot.in_flight).await {
+    let locked = lock(state, &slot).await?;
+    let remember = slot.remembering(Arc::clone(&state.keys), now, respond);
+    let result = match create(Some(remember)).await {
+        Ok(created) => respond(&created),
+        // The loser of a race the marker did not prevent (it expired, or the ephemeral store
+        // lost it) conflicts on the record: the winner's response is its answer too.
+        Err(error @ AdminError::Conflict(_)) => match slot.replay(state, now).await {
+            Ok(Some(replayed)) => Ok(replayed),
+            Err(reused @ ApiError::IdempotencyKeyReused) => Err(reused),
+            _ => Err(error.into()),
+        },
+        Err(error) => Err(error.into()),
+    };
+    if locked && let Err(error) = state.ephemeral.delete(&slot.in_flight).await {
         tracing::warn!(%error, "could not clear an idempotency marker; it expires by itself");
     }
     result
 }
 
-async fn run_once<F, Fut>(
-    state: &AppState,
-    slot: &Slot,
-    body_digest: &str,
-    create: F,
-) -> Result<Created, ApiError>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<Created, ApiError>>,
-{
-    if let Some(sealed) = state
+/// Marks the key in flight: `true` if this request holds the marker, `false` if the ephemeral
+/// store failed (the database alone then keeps the request idempotent), a 409 if another
+/// request holds it.
+async fn lock(state: &AppState, slot: &Slot) -> Result<bool, ApiError> {
+    match state
         .ephemeral
-        .get(&slot.storage)
+        .put_if_absent(&slot.in_flight, b"1", IN_FLIGHT_FOR)
         .await
-        .map_err(unavailable)?
     {
-        let record = slot.open(&sealed)?;
-        if record.body_digest != body_digest {
-            return Err(ApiError::IdempotencyKeyReused);
+        Ok(true) => Ok(true),
+        Ok(false) => Err(ApiError::Conflict(
+            "a request with this Idempotency-Key is in progress".into(),
+        )),
+        Err(error) => {
+            tracing::warn!(%error, "the ephemeral store failed; the database alone keeps this request idempotent");
+            Ok(false)
         }
-        return Ok(Created {
-            replayed: true,
-            ..record.created
-        });
     }
-    let created = create().await?;
-    let record = Record {
-        body_digest: body_digest.to_owned(),
-        status: StatusCode::CREATED.as_u16(),
-        created: created.clone(),
-    };
-    // The resource exists now: failing the request would only invite a duplicate.
-    match slot.seal(&record) {
-        Ok(sealed) => {
-            if let Err(error) = state
-                .ephemeral
-                .put(&slot.storage, &sealed, REMEMBER_FOR)
-                .await
-            {
-                tracing::warn!(%error, "could not remember an idempotent response");
-            }
-        }
-        Err(error) => tracing::warn!(%error, "could not seal an idempotent response"),
-    }
-    Ok(created)
 }
 
 /// The header's value: 1 to 255 printable ASCII characters.
@@ -165,72 +169,104 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     Ok(Some(key))
 }
 
-/// Where one (caller, key) pair lives in the ephemeral store, and its sealing key.
+/// One (caller, key) pair and the request made with it. Holds the raw key, which opens the
+/// record: no `Debug`.
+#[derive(Clone)]
 struct Slot {
-    storage: String,
+    caller: String,
+    key: String,
+    key_digest: String,
+    request_digest: String,
     in_flight: String,
-    seal_key: Option<KeyEncryptionKey>,
 }
 
 impl Slot {
-    fn new(caller: &str, key: &str) -> Self {
-        let digest = sha256_hex(format!("{caller}\0{key}").as_bytes());
-        let seal_key = sha256(format!("gatehouse idempotency\0{caller}\0{key}").as_bytes());
+    fn new(caller: &str, key: &str, path: &str, body: &[u8]) -> Self {
+        let mut request = Vec::with_capacity(path.len() + 1 + body.len());
+        request.extend_from_slice(path.as_bytes());
+        request.push(0);
+        request.extend_from_slice(body);
+        let pair = sha256_hex(format!("{caller}\0{key}").as_bytes());
         Self {
-            storage: format!("idempotency:{digest}"),
-            in_flight: format!("idempotency-lock:{digest}"),
-            seal_key: KeyEncryptionKey::new(&EncryptionKey::from_bytes(seal_key)).ok(),
+            caller: caller.to_owned(),
+            key: key.to_owned(),
+            key_digest: sha256_hex(key.as_bytes()),
+            request_digest: sha256_hex(&request),
+            in_flight: format!("idempotency-lock:{pair}"),
         }
     }
 
-    fn seal(&self, record: &Record) -> Result<Vec<u8>, anyhow::Error> {
-        let key = self
-            .seal_key
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no sealing key"))?;
-        let plain = serde_json::to_vec(record)?;
-        Ok(key.seal(self.storage.as_bytes(), &plain)?)
+    fn context(&self) -> [&[u8]; 2] {
+        [self.caller.as_bytes(), self.key.as_bytes()]
     }
 
-    fn open(&self, sealed: &[u8]) -> Result<Record, ApiError> {
-        let opened = self
-            .seal_key
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no sealing key"))
-            .and_then(|key| Ok(key.open(self.storage.as_bytes(), sealed)?))
-            .and_then(|plain| Ok(serde_json::from_slice(&plain)?));
-        opened.map_err(|error: anyhow::Error| {
-            ApiError::Internal(error.context("a remembered idempotent response does not open"))
+    /// The response committed earlier for this slot: a replay of it, a 422 if it answered
+    /// another request, `None` if there is none.
+    async fn replay(
+        &self,
+        state: &AppState,
+        now: OffsetDateTime,
+    ) -> Result<Option<Created>, ApiError> {
+        let found = state
+            .db
+            .find_idempotency_record(&self.caller, &self.key_digest, now)
+            .await
+            .map_err(|e| ApiError::from(AdminError::from(e)))?;
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        if record.request_digest != self.request_digest {
+            return Err(ApiError::IdempotencyKeyReused);
+        }
+        self.open(&state.keys, &record).map(Some)
+    }
+
+    /// How `create` makes the record it commits with the row.
+    fn remembering<T: 'static>(
+        &self,
+        keys: Arc<KeyRing>,
+        now: OffsetDateTime,
+        respond: fn(&T) -> Result<Created, ApiError>,
+    ) -> Remember<T> {
+        let slot = self.clone();
+        Box::new(move |created: &T| {
+            let response = respond(created).map_err(|e| AdminError::Internal(e.to_string()))?;
+            slot.seal(&keys, &response, now)
+                .map_err(|e| AdminError::Internal(format!("{e:#}")))
         })
     }
-}
 
-fn unavailable(error: EphemeralError) -> ApiError {
-    tracing::warn!(%error, "the ephemeral store failed; refusing an idempotent request");
-    ApiError::Unavailable("the ephemeral store failed".into())
-}
+    fn seal(
+        &self,
+        keys: &KeyRing,
+        response: &Created,
+        now: OffsetDateTime,
+    ) -> Result<IdempotencyRecord, anyhow::Error> {
+        let plain = serde_json::to_vec(response)?;
+        Ok(IdempotencyRecord {
+            caller: self.caller.clone(),
+            key_digest: self.key_digest.clone(),
+            request_digest: self.request_digest.clone(),
+            status: response.status.as_u16(),
+            sealed_response: keys.seal_for(PURPOSE, &self.context(), &plain)?,
+            created_at: now,
+            expires_at: now + REMEMBER_FOR,
+        })
+    }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sealed_record_opens_only_for_the_same_caller_and_key() {
-        let record = Record {
-            body_digest: "d".into(),
-            status: 201,
-            created: Created {
-                location: "/v1/clients/x".into(),
-                etag: "\"1\"".into(),
-                body: serde_json::json!({"client_secret": "s3cret"}),
-                replayed: false,
-            },
-        };
-        let sealed = Slot::new("admin", "k1").seal(&record).unwrap();
-        assert!(!String::from_utf8_lossy(&sealed).contains("s3cret"));
-        let opened = Slot::new("admin", "k1").open(&sealed).unwrap();
-        assert_eq!(opened.created.body["client_secret"], "s3cret");
-        assert!(Slot::new("other", "k1").open(&sealed).is_err());
-        assert!(Slot::new("admin", "k2").open(&sealed).is_err());
+    fn open(&self, keys: &KeyRing, record: &IdempotencyRecord) -> Result<Created, ApiError> {
+        let opened = keys
+            .open_for(PURPOSE, &self.context(), &record.sealed_response)
+            .map_err(anyhow::Error::from)
+            .and_then(|plain| Ok(serde_json::from_slice::<Created>(&plain)?))
+            .and_then(|created| Ok((created, StatusCode::from_u16(record.status)?)));
+        let (created, status) = opened.map_err(|error| {
+            ApiError::Internal(error.context("a remembered idempotent response does not open"))
+        })?;
+        Ok(Created {
+            status,
+            replayed: true,
+            ..created
+        })
     }
 }

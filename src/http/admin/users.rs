@@ -10,6 +10,7 @@ use super::pagination::{ListQuery, page_response};
 use super::{Admin, ApiError, body};
 use crate::admin::users::{self, NewUser, UserChanges, UserFilter};
 use crate::crypto::Password;
+use crate::domain::User;
 
 /// `GET /v1/users?username=&email=`
 pub async fn get_users(admin: Admin, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -57,26 +58,36 @@ pub async fn post_users(
 ) -> Result<HttpResponse, ApiError> {
     let (request, bytes) = body::json::<NewUserBody>(&req, payload, body::JSON).await?;
     let (request, password) = request.split();
-    let created = create_once(&admin.state, admin.actor(), &req, &bytes, || async {
-        let passwords = &admin.state.passwords;
-        let user = users::create_user(
-            admin.db(),
-            passwords,
-            request,
-            password,
-            admin.actor(),
-            admin.now(),
-        )
-        .await?;
-        Ok(Created {
-            location: format!("/v1/users/{}", user.id),
-            etag: etag(user.version),
-            body: serde_json::to_value(&user).map_err(|e| ApiError::Internal(e.into()))?,
-            replayed: false,
-        })
-    })
+    let created = create_once(
+        &admin.state,
+        admin.actor(),
+        &req,
+        &bytes,
+        user_created,
+        |remember| {
+            let passwords = &admin.state.passwords;
+            let (actor, now) = (admin.actor(), admin.now());
+            users::create_user_once(
+                admin.db(),
+                passwords,
+                request,
+                password,
+                actor,
+                now,
+                remember,
+            )
+        },
+    )
     .await?;
     created.respond(admin.format)
+}
+
+fn user_created(user: &User) -> Result<Created, ApiError> {
+    Ok(Created::new(
+        format!("/v1/users/{}", user.id),
+        etag(user.version),
+        serde_json::to_value(user).map_err(|e| ApiError::Internal(e.into()))?,
+    ))
 }
 
 /// `GET /v1/users/{id}`

@@ -4,12 +4,13 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::PgStore;
+use super::idempotency::insert_record;
 use crate::crypto::SigningAlgorithm;
 use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, ScopeSet,
 };
 use crate::store::error::bounded;
-use crate::store::{After, ClientSecretRecord, ClientStore, StoreError};
+use crate::store::{After, ClientSecretRecord, ClientStore, IdempotencyRecord, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -96,10 +97,11 @@ const INSERT_SECRET: &str = "INSERT INTO client_secrets (id, client_id, digest, 
 
 #[async_trait]
 impl ClientStore for PgStore {
-    async fn insert_client(
+    async fn insert_client_idempotently(
         &self,
         client: &Client,
         secret: Option<&ClientSecretRecord>,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let ttl = client
             .access_token_ttl_secs
@@ -108,6 +110,10 @@ impl ClientStore for PgStore {
             .map_err(|_| StoreError::corrupt("access token lifetime out of range"))?;
         bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
+            // First, so the loser of a race on one key waits for the winner and then stops.
+            if let Some(record) = idempotency {
+                insert_record(&mut tx, record).await?;
+            }
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
@@ -144,7 +150,8 @@ impl ClientStore for PgStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         })
         .await
     }

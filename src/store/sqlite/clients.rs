@@ -2,11 +2,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::idempotency::insert_record;
 use super::{SqliteStore, from_unix, to_unix};
 use crate::crypto::SigningAlgorithm;
 use crate::domain::{AuthMethod, Client, ClientId, ClientType};
 use crate::store::error::bounded;
-use crate::store::{After, ClientSecretRecord, ClientStore, StoreError};
+use crate::store::{After, ClientSecretRecord, ClientStore, IdempotencyRecord, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct ClientRow {
@@ -100,13 +101,18 @@ const INSERT_SECRET: &str = "INSERT INTO client_secrets (id, client_id, digest, 
 
 #[async_trait]
 impl ClientStore for SqliteStore {
-    async fn insert_client(
+    async fn insert_client_idempotently(
         &self,
         client: &Client,
         secret: Option<&ClientSecretRecord>,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
+            // First, so the loser of a race on one key waits for the winner and then stops.
+            if let Some(record) = idempotency {
+                insert_record(&mut tx, record).await?;
+            }
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
@@ -143,7 +149,8 @@ impl ClientStore for SqliteStore {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
         })
         .await
     }

@@ -5,6 +5,7 @@ mod audit;
 mod changes;
 mod clients;
 mod grants;
+mod idempotency;
 mod signing_keys;
 mod users;
 

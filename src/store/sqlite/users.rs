@@ -2,10 +2,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::idempotency::insert_record;
 use super::{SqliteStore, from_unix, to_unix};
 use crate::domain::{Email, User, Username};
 use crate::store::error::bounded;
-use crate::store::{After, StoreError, UserFilter, UserStore};
+use crate::store::{After, IdempotencyRecord, StoreError, UserFilter, UserStore};
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -49,27 +50,40 @@ impl TryFrom<UserRow> for User {
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+    async fn insert_user_idempotently(
+        &self,
+        user: &User,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let claims = serde_json::to_string(&user.claims).map_err(StoreError::corrupt)?;
-        let query = sqlx::query(
-            "INSERT INTO users (id, username, email, email_verified, display_name, password_hash, \
-             claims, disabled, version, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(user.id.to_string())
-        .bind(user.username.as_str())
-        .bind(user.email.as_ref().map(Email::as_str))
-        .bind(user.email_verified)
-        .bind(user.display_name.as_deref())
-        .bind(user.password_hash.as_deref())
-        .bind(claims)
-        .bind(user.disabled)
-        .bind(user.version)
-        .bind(to_unix(user.created_at))
-        .bind(to_unix(user.updated_at));
-        bounded(self.timeout, query.execute(&self.pool))
-            .await
-            .map(drop)
+        bounded(self.timeout, async {
+            let mut tx = self.pool.begin().await?;
+            // First, so the loser of a race on one key waits for the winner and then stops.
+            if let Some(record) = idempotency {
+                insert_record(&mut tx, record).await?;
+            }
+            sqlx::query(
+                "INSERT INTO users (id, username, email, email_verified, display_name, \
+                 password_hash, claims, disabled, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(user.id.to_string())
+            .bind(user.username.as_str())
+            .bind(user.email.as_ref().map(Email::as_str))
+            .bind(user.email_verified)
+            .bind(user.display_name.as_deref())
+            .bind(user.password_hash.as_deref())
+            .bind(claims)
+            .bind(user.disabled)
+            .bind(user.version)
+            .bind(to_unix(user.created_at))
+            .bind(to_unix(user.updated_at))
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(())
+        })
+        .await
     }
 
     async fn find_user(&self, id: Uuid) -> Result<User, StoreError> {
