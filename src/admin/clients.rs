@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 mod validate;
 
-pub use self::validate::validate_new_client;
+pub use self::validate::{validate_new_client, validate_replacement};
 use super::{AdminError, Page, PageRequest, Problems, apply_merge_patch, audit};
 use crate::crypto::PlainSecret;
 use crate::domain::{Client, ClientId, ClientType};
@@ -216,7 +216,7 @@ pub async fn replace_client(
         jwks: changes.jwks,
         first_party: changes.first_party,
     };
-    let mut replaced = validate_new_client(request, now)?;
+    let mut replaced = validate_replacement(request, now)?;
     check_secret_kept(&current, &replaced)?;
     replaced.created_at = current.created_at;
     replaced.version = current.version + 1;
