@@ -98,6 +98,7 @@ impl Application {
         let passwords =
             PasswordHasher::new(&settings.passwords).map_err(StartupError::Passwords)?;
         apply_declarations(db.as_ref(), &passwords, &settings, clock.now()).await?;
+        warn_of_client_ids_like_user_subjects(db.as_ref()).await;
         let issuer = settings.issuer_for(address);
         let server_settings = &settings.server;
         if address.ip().is_unspecified()
@@ -217,6 +218,39 @@ async fn apply_declarations(
         "applied the declared clients and users"
     );
     Ok(())
+}
+
+/// Clients registered before ids spelled as UUIDs were refused keep working (userinfo never
+/// takes their tokens for a user's), but resource servers reading `sub` could (RFC 9068 §5):
+/// name each at every start, so the operator registers it again under another id.
+async fn warn_of_client_ids_like_user_subjects(db: &dyn store::Database) {
+    const PAGE: u32 = 500;
+    let mut after = None;
+    loop {
+        let clients = match db.list_clients_after(after.as_ref(), PAGE).await {
+            Ok(clients) => clients,
+            Err(error) => {
+                tracing::warn!(%error, "could not check the stored client ids");
+                return;
+            }
+        };
+        for client in clients.iter().filter(|client| client.id.reads_as_uuid()) {
+            tracing::warn!(
+                client_id = %client.id,
+                "this client's id is a UUID, the form of a user's subject: its own tokens' `sub` \
+                 reads like a user's; register it again under another id and delete this one"
+            );
+        }
+        match clients.last() {
+            Some(last) if clients.len() == PAGE as usize => {
+                after = Some(store::After {
+                    created_at: last.created_at,
+                    id: last.id.to_string(),
+                });
+            }
+            _ => return,
+        }
+    }
 }
 
 fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 mod validate;
 
-pub use self::validate::validate_new_client;
+pub use self::validate::{validate_new_client, validate_replacement};
 use super::{
     AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
     note_changed,
@@ -266,7 +266,7 @@ pub async fn replace_client(
         first_party: changes.first_party,
         disabled: changes.disabled,
     };
-    let mut replaced = validate_new_client(request, now)?;
+    let mut replaced = validate_replacement(request, now)?;
     check_secret_kept(&current, &replaced)?;
     replaced.created_at = current.created_at;
     replaced.version = current.version + 1;

@@ -22,6 +22,7 @@ pub const MAX_FIXED_SECRET_BYTES: usize = 256;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeclaredClient {
+    /// Checked like a new client's: never a UUID, the form of people's `sub` (RFC 9068 §5).
     pub client_id: String,
     pub name: String,
     #[serde(default)]

@@ -171,6 +171,9 @@ impl Default for KeySettings {
     }
 }
 
+/// The longest grace window for a rotated refresh token (RFC 9700 §4.14.2).
+pub const MAX_REFRESH_TOKEN_GRACE_SECS: u64 = 300;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokenSettings {
@@ -186,8 +189,12 @@ pub struct TokenSettings {
     pub refresh_token_idle_secs: u64,
     /// A family of refresh tokens ends this long after its first token, however it is used.
     pub refresh_token_absolute_secs: u64,
-    /// How long a rotated refresh token may be presented again to receive the same response.
+    /// How long a confidential client may present a rotated refresh token again to receive the
+    /// same response, while that response's refresh token is unused (RFC 9700 §4.14.2).
     pub refresh_token_grace_secs: u64,
+    /// The same for public clients; 0 (the default) means none: a public client's reused
+    /// refresh token revokes its grant at once.
+    pub public_refresh_token_grace_secs: u64,
 }
 
 impl Default for TokenSettings {
@@ -200,6 +207,7 @@ impl Default for TokenSettings {
             refresh_token_idle_secs: 14 * 24 * 3600,
             refresh_token_absolute_secs: 90 * 24 * 3600,
             refresh_token_grace_secs: 30,
+            public_refresh_token_grace_secs: 0,
         }
     }
 }
@@ -400,11 +408,25 @@ impl Settings {
                 "must be at least 1 and at most tokens.refresh_token_absolute_secs",
             ));
         }
-        if self.tokens.refresh_token_grace_secs > 300 {
-            return Err(ConfigError::new(
+        for (key, grace) in [
+            (
                 "tokens.refresh_token_grace_secs",
-                "must be at most 300: a longer window lets a stolen token be replayed unnoticed",
-            ));
+                self.tokens.refresh_token_grace_secs,
+            ),
+            (
+                "tokens.public_refresh_token_grace_secs",
+                self.tokens.public_refresh_token_grace_secs,
+            ),
+        ] {
+            if grace > MAX_REFRESH_TOKEN_GRACE_SECS {
+                return Err(ConfigError::new(
+                    key,
+                    format!(
+                        "must be at most {MAX_REFRESH_TOKEN_GRACE_SECS}: a longer window lets a \
+                         stolen token be replayed unnoticed"
+                    ),
+                ));
+            }
         }
         if self.sessions.max_failed_logins == 0 || self.sessions.failed_login_window_secs == 0 {
             return Err(ConfigError::new(
@@ -486,5 +508,38 @@ fn ensure_readable(path: &Path) -> Result<(), ConfigError> {
 impl BindAddress {
     fn default_bind() -> Self {
         Self::from_socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_clients_get_no_refresh_grace_window_by_default() {
+        let tokens = TokenSettings::default();
+        assert_eq!(tokens.public_refresh_token_grace_secs, 0);
+        assert_eq!(tokens.refresh_token_grace_secs, 30);
+        assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn each_refresh_grace_window_is_bounded_at_load() {
+        let mut confidential = Settings::default();
+        confidential.tokens.refresh_token_grace_secs = MAX_REFRESH_TOKEN_GRACE_SECS + 1;
+        let mut public = Settings::default();
+        public.tokens.public_refresh_token_grace_secs = MAX_REFRESH_TOKEN_GRACE_SECS + 1;
+        let mut longest = Settings::default();
+        longest.tokens.public_refresh_token_grace_secs = MAX_REFRESH_TOKEN_GRACE_SECS;
+
+        assert_eq!(
+            confidential.validate().unwrap_err().key,
+            "tokens.refresh_token_grace_secs"
+        );
+        assert_eq!(
+            public.validate().unwrap_err().key,
+            "tokens.public_refresh_token_grace_secs"
+        );
+        assert!(longest.validate().is_ok());
     }
 }

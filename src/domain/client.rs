@@ -106,6 +106,14 @@ impl ClientId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether this id reads as a UUID in any spelling `uuid` accepts (hyphenated, simple, any
+    /// case): the form of a user's `sub`. A client's own tokens carry its id as `sub`, so such
+    /// an id would make the two kinds of subject confusable (RFC 9068 §5); new clients may not
+    /// have one.
+    pub fn reads_as_uuid(&self) -> bool {
+        uuid::Uuid::parse_str(&self.0).is_ok()
+    }
 }
 
 impl TryFrom<String> for ClientId {
@@ -302,6 +310,29 @@ mod tests {
         assert!(ClientId::parse("").is_err());
         assert!(ClientId::parse(&"a".repeat(129)).is_err());
         assert_eq!(ClientId::generate().as_str().len(), 22);
+    }
+
+    #[test]
+    fn client_ids_spelled_as_uuids_are_recognised() {
+        let user = uuid::Uuid::new_v4();
+        for spelling in [
+            user.to_string(),
+            user.simple().to_string(),
+            user.to_string().to_uppercase(),
+            user.simple().to_string().to_uppercase(),
+        ] {
+            let id = ClientId::parse(&spelling).unwrap();
+            assert!(id.reads_as_uuid(), "{spelling}");
+        }
+        for other in [
+            "billing",
+            "0123456789abcdef",
+            "not-a-uuid-at-all-0000-000000000000",
+        ] {
+            assert!(!ClientId::parse(other).unwrap().reads_as_uuid(), "{other}");
+        }
+        // generated ids are 22 base64url characters, never a UUID
+        assert!(!ClientId::generate().reads_as_uuid());
     }
 
     #[test]

@@ -271,6 +271,33 @@ async fn a_put_may_repeat_the_client_id_but_not_change_it(backend: Backend) {
     assert_problem(taken, 409, "conflict").await;
 }
 
+async fn a_client_id_spelled_as_a_uuid_is_refused_and_nothing_is_stored(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let api = AdminApi::new(&app).await;
+    let (clients_before, _) = api.read("/v1/clients?limit=200").await;
+    let user = uuid::Uuid::new_v4();
+
+    for spelling in [
+        user.to_string(),
+        user.simple().to_string(),
+        user.to_string().to_uppercase(),
+        user.simple().to_string().to_uppercase(),
+    ] {
+        let mut body = web_app_body("Looks Like A User");
+        body["client_id"] = json!(spelling);
+        let response = api.post("/v1/clients", &body).await;
+        let problem = assert_problem(response, 422, "validation-error").await;
+        assert_eq!(problem["errors"][0]["field"], "client_id", "{problem}");
+        let said = problem["errors"][0]["problem"].as_str().unwrap();
+        assert!(said.contains("UUID"), "{said}");
+    }
+
+    let (clients_after, _) = api.read("/v1/clients?limit=200").await;
+    assert_eq!(clients_after, clients_before);
+}
+
 async fn the_cli_and_the_api_make_the_same_record(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -314,5 +341,6 @@ crate::on_every_backend!(
     unknown_fields_wrong_types_and_unknown_grants_are_named,
     a_request_that_fails_validation_changes_nothing,
     a_put_may_repeat_the_client_id_but_not_change_it,
+    a_client_id_spelled_as_a_uuid_is_refused_and_nothing_is_stored,
     the_cli_and_the_api_make_the_same_record,
 );

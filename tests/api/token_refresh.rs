@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use gatehouse::admin::clients::{NewClient, patch_client};
+use gatehouse::admin::users::{delete_user, find_user, patch_user};
+use gatehouse::clock::Clock as _;
+
 use crate::flow::{PASSWORD, SignedIn, get_userinfo, refresh, sign_in_and_exchange, web_client};
 use crate::helpers::{
     Backend, RegisteredClient, TestApp, assert_oauth_error, spawn_app, spawn_app_with,
@@ -352,6 +356,300 @@ async fn introspection_answers_inactive_for_a_used_revoked_or_idle_refresh_token
     }
 }
 
+/// A public single-page app that signs people in and may refresh (no secret, RFC 6749 §2.1).
+fn public_client() -> NewClient {
+    NewClient {
+        name: "Single-page App".into(),
+        public: true,
+        token_endpoint_auth_method: None,
+        ..web_client()
+    }
+}
+
+/// `grant_type=refresh_token` by a public client: its `client_id` in the body, no secret.
+async fn refresh_publicly(
+    app: &TestApp,
+    client: &RegisteredClient,
+    refresh_token: &str,
+) -> reqwest::Response {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+        ("client_id", client.id.as_str()),
+    ];
+    app.post_token(&form, None).await
+}
+
+/// Applies a JSON Merge Patch to the client, as `PATCH /v1/clients/{id}` does.
+async fn patch(app: &TestApp, client: &RegisteredClient, changes: Value) {
+    patch_client(
+        app.state.db.as_ref(),
+        &client.id,
+        &changes,
+        None,
+        "test",
+        app.clock.now(),
+    )
+    .await
+    .expect("the client changes");
+}
+
+async fn a_refresh_grants_only_the_scopes_the_client_still_holds(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    app.create_user("ann", PASSWORD).await;
+    let scopes = ["openid", "offline_access", "orders:read"];
+    let signed_in = sign_in_and_exchange(&app, &client, &scopes, "ann").await;
+    let token = signed_in.refresh_token.unwrap();
+    patch(
+        &app,
+        &client,
+        json!({"scopes": ["openid", "profile", "email", "offline_access"]}),
+    )
+    .await;
+
+    let asked_for_removed =
+        refresh(&app, &client, &token, &[("scope", "openid orders:read")]).await;
+    assert_oauth_error(asked_for_removed, 400, "invalid_scope").await;
+    let response = refresh(&app, &client, &token, &[]).await;
+
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["scope"], "offline_access openid", "{body}");
+    let access_token = body["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.introspect(access_token, &client).await["scope"],
+        "offline_access openid"
+    );
+    let rotated = body["refresh_token"].as_str().unwrap();
+    let (_, rotated) = rotate(&app, &client, rotated).await;
+    let again: Value = refresh(&app, &client, &rotated, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        again["scope"], "offline_access openid",
+        "it never comes back"
+    );
+}
+
+async fn a_refresh_token_keeps_its_granted_scope_while_the_client_lacks_part_of_it(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    app.create_user("ann", PASSWORD).await;
+    let scopes = ["openid", "offline_access", "orders:read"];
+    let signed_in = sign_in_and_exchange(&app, &client, &scopes, "ann").await;
+    let all = json!({"scopes": ["openid", "profile", "email", "offline_access", "orders:read"]});
+    patch(
+        &app,
+        &client,
+        json!({"scopes": ["openid", "offline_access"]}),
+    )
+    .await;
+    let (_, rotated) = rotate(&app, &client, &signed_in.refresh_token.unwrap()).await;
+    // RFC 6749 §6: the rotated refresh token's scope is identical to the one presented; what it
+    // issues is cut to the client's scopes at each use, so giving the scope back to the client
+    // gives it back to the grant the person consented to.
+    patch(&app, &client, all).await;
+
+    let body: Value = refresh(&app, &client, &rotated, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(body["scope"], "offline_access openid orders:read", "{body}");
+}
+
+async fn a_client_that_lost_offline_access_cannot_refresh(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    patch(&app, &client, json!({"scopes": ["openid", "profile"]})).await;
+
+    let response = refresh(&app, &client, &signed_in.refresh_token.unwrap(), &[]).await;
+
+    assert_oauth_error(response, 400, "invalid_grant").await;
+}
+
+async fn a_client_that_lost_the_refresh_token_grant_cannot_refresh(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    patch(
+        &app,
+        &client,
+        json!({"grant_types": ["authorization_code"]}),
+    )
+    .await;
+
+    let response = refresh(&app, &client, &signed_in.refresh_token.unwrap(), &[]).await;
+
+    assert_oauth_error(response, 400, "unauthorized_client").await;
+}
+
+async fn a_refreshed_access_token_is_for_the_clients_current_audience(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    assert_eq!(
+        app.introspect(&signed_in.access_token, &client).await["aud"],
+        client.id.as_str()
+    );
+    patch(
+        &app,
+        &client,
+        json!({"audiences": ["https://api.example.com"]}),
+    )
+    .await;
+
+    let (access_token, _) = rotate(&app, &client, &signed_in.refresh_token.unwrap()).await;
+
+    assert_eq!(
+        app.introspect(&access_token, &client).await["aud"],
+        "https://api.example.com"
+    );
+}
+
+async fn a_disabled_user_cannot_refresh(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let ann = find_user(app.state.db.as_ref(), "ann").await.unwrap();
+    patch_user(
+        app.state.db.as_ref(),
+        &ann.id.to_string(),
+        &json!({"disabled": true}),
+        None,
+        "test",
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+
+    let response = refresh(&app, &client, &signed_in.refresh_token.unwrap(), &[]).await;
+
+    assert_oauth_error(response, 400, "invalid_grant").await;
+}
+
+async fn a_deleted_user_cannot_refresh_and_their_grants_are_gone(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let ann = delete_user(app.state.db.as_ref(), "ann", "test", app.clock.now())
+        .await
+        .unwrap();
+
+    let response = refresh(&app, &client, &signed_in.refresh_token.unwrap(), &[]).await;
+
+    assert_oauth_error(response, 400, "invalid_grant").await;
+    let grants = app.state.db.list_grants(ann.id).await.unwrap();
+    assert!(grants.is_empty(), "deleted with the user: {grants:?}");
+    assert!(!accepted(&app, &client, &signed_in.access_token).await);
+}
+
+async fn a_public_clients_reused_refresh_token_revokes_its_grant_at_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(public_client()).await;
+    app.create_user("ann", PASSWORD).await;
+    let signed_in = sign_in_and_exchange(&app, &client, &OFFLINE, "ann").await;
+    let first = signed_in.refresh_token.unwrap();
+    let (second_access, second) = pair(refresh_publicly(&app, &client, &first).await).await;
+
+    // no time passes: RFC 9700 §4.14.2, a public client has no grace window by default
+    let reused = refresh_publicly(&app, &client, &first).await;
+
+    assert_oauth_error(reused, 400, "invalid_grant").await;
+    let newest = refresh_publicly(&app, &client, &second).await;
+    assert_oauth_error(newest, 400, "invalid_grant").await;
+    let service = app.register_client(web_client()).await;
+    for access_token in [&signed_in.access_token, &second_access] {
+        assert_eq!(
+            app.introspect(access_token, &service).await["active"],
+            false
+        );
+    }
+}
+
+async fn a_public_client_gets_the_grace_window_it_is_configured_with(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.tokens.public_refresh_token_grace_secs = 10;
+    })
+    .await
+    else {
+        return;
+    };
+    let client = app.register_client(public_client()).await;
+    app.create_user("ann", PASSWORD).await;
+    let signed_in = sign_in_and_exchange(&app, &client, &OFFLINE, "ann").await;
+    let first = signed_in.refresh_token.unwrap();
+    let answered = pair(refresh_publicly(&app, &client, &first).await).await;
+    app.clock.advance(Duration::from_secs(9));
+
+    let replayed = pair(refresh_publicly(&app, &client, &first).await).await;
+
+    assert_eq!(replayed, answered, "the same pair, not a second one");
+    app.clock.advance(Duration::from_secs(2));
+    let late = refresh_publicly(&app, &client, &first).await;
+    assert_oauth_error(late, 400, "invalid_grant").await;
+    let newest = refresh_publicly(&app, &client, &answered.1).await;
+    assert_oauth_error(newest, 400, "invalid_grant").await;
+}
+
+async fn a_rotated_refresh_token_presented_after_its_successor_was_used_revokes_the_grant(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let first = signed_in.refresh_token.unwrap();
+    let (second_access, second) = rotate(&app, &client, &first).await;
+    let (third_access, third) = rotate(&app, &client, &second).await;
+
+    // well within the grace window, but the pair it would return was already used
+    let reused = refresh(&app, &client, &first, &[]).await;
+
+    assert_oauth_error(reused, 400, "invalid_grant").await;
+    let newest = refresh(&app, &client, &third, &[]).await;
+    assert_oauth_error(newest, 400, "invalid_grant").await;
+    for access_token in [&second_access, &third_access] {
+        assert!(!accepted(&app, &client, access_token).await);
+    }
+}
+
+async fn a_confidential_client_without_a_grace_window_is_revoked_at_the_first_reuse(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app_with(backend, |s| s.tokens.refresh_token_grace_secs = 0).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let first = signed_in.refresh_token.unwrap();
+    let (second_access, second) = rotate(&app, &client, &first).await;
+
+    let reused = refresh(&app, &client, &first, &[]).await;
+
+    assert_oauth_error(reused, 400, "invalid_grant").await;
+    let newest = refresh(&app, &client, &second, &[]).await;
+    assert_oauth_error(newest, 400, "invalid_grant").await;
+    assert!(!accepted(&app, &client, &second_access).await);
+}
+
 crate::on_every_backend!(
     refresh_tokens_come_only_with_offline_access_and_the_refresh_token_grant,
     each_refresh_rotates_the_refresh_token,
@@ -367,4 +665,15 @@ crate::on_every_backend!(
     another_client_cannot_revoke_a_refresh_token,
     introspection_describes_a_live_refresh_token_to_its_client,
     introspection_answers_inactive_for_a_used_revoked_or_idle_refresh_token,
+    a_refresh_grants_only_the_scopes_the_client_still_holds,
+    a_refresh_token_keeps_its_granted_scope_while_the_client_lacks_part_of_it,
+    a_client_that_lost_offline_access_cannot_refresh,
+    a_client_that_lost_the_refresh_token_grant_cannot_refresh,
+    a_refreshed_access_token_is_for_the_clients_current_audience,
+    a_disabled_user_cannot_refresh,
+    a_deleted_user_cannot_refresh_and_their_grants_are_gone,
+    a_public_clients_reused_refresh_token_revokes_its_grant_at_once,
+    a_public_client_gets_the_grace_window_it_is_configured_with,
+    a_rotated_refresh_token_presented_after_its_successor_was_used_revokes_the_grant,
+    a_confidential_client_without_a_grace_window_is_revoked_at_the_first_reuse,
 );

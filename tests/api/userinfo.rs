@@ -4,6 +4,11 @@
 
 use std::time::Duration;
 
+use gatehouse::admin::clients::{NewClient, validate_new_client};
+use gatehouse::clock::Clock as _;
+use gatehouse::crypto::PlainSecret;
+use gatehouse::domain::ClientId;
+use gatehouse::store::ClientSecretRecord;
 use serde_json::{Value, json};
 
 use crate::flow::{PASSWORD, get_userinfo, sign_in_and_exchange, web_client};
@@ -244,6 +249,49 @@ async fn userinfo_refuses_a_token_without_the_openid_scope(backend: Backend) {
     }
 }
 
+async fn userinfo_refuses_a_client_token_even_when_the_client_id_is_a_users_subject(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let ann = app.create_user("ann", PASSWORD).await;
+    // A client registered before such ids were refused: stored directly, its id ann's `sub`.
+    let now = app.clock.now();
+    let request = NewClient {
+        client_id: Some("legacy".into()),
+        scopes: vec!["openid".into(), "email".into()],
+        ..confidential_client()
+    };
+    let mut legacy = validate_new_client(request, now).unwrap();
+    legacy.id = ClientId::parse(&ann.id.to_string()).unwrap();
+    let secret = PlainSecret::generate();
+    let record = ClientSecretRecord {
+        id: uuid::Uuid::now_v7(),
+        digest: secret.digest(),
+        created_at: now,
+        expires_at: None,
+    };
+    app.state
+        .db
+        .insert_client(&legacy, Some(&record))
+        .await
+        .unwrap();
+    let client = RegisteredClient {
+        id: legacy.id.to_string(),
+        secret: Some(secret.expose().to_owned()),
+    };
+    let token = app.token_for(&client).await;
+    assert_eq!(
+        app.introspect(&token, &client).await["sub"],
+        ann.id.to_string()
+    );
+
+    let response = get_userinfo(&app, &token).await;
+
+    assert_invalid_token(response).await;
+}
+
 crate::on_every_backend!(
     userinfo_returns_sub_and_the_claims_of_the_granted_scopes,
     userinfo_accepts_the_token_in_a_form_body,
@@ -255,4 +303,5 @@ crate::on_every_backend!(
     userinfo_challenges_a_forged_token,
     userinfo_challenges_an_id_token_used_as_an_access_token,
     userinfo_refuses_a_token_without_the_openid_scope,
+    userinfo_refuses_a_client_token_even_when_the_client_id_is_a_users_subject,
 );

@@ -194,6 +194,29 @@ fn an_invalid_file_exits_2_naming_the_object_and_stores_nothing() {
 }
 
 #[test]
+fn a_declared_client_id_spelled_as_a_uuid_stops_the_load_naming_client_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = uuid::Uuid::new_v4();
+    let bad = DECLARATIONS.replace(r#"client_id = "web""#, &format!("client_id = \"{user}\""));
+    std::fs::write(dir.path().join("declared.toml"), bad).unwrap();
+
+    let output = cheap(dir.path(), &["apply", "declared.toml"]);
+    let listed = run(gatehouse(dir.path()).args(["clients", "list", "--output", "json"]));
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "configuration error: clients[1] (client_id \"{user}\"): client_id: a client id may \
+             not be a UUID"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(listed.stdout, b"[]\n");
+}
+
+#[test]
 fn an_invalid_declared_object_stops_serve_with_exit_2_and_one_line_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let bad = DECLARATIONS.replace(r#"email = "ann@example.com""#, r#"email = "ann""#);

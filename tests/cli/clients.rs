@@ -125,6 +125,27 @@ fn invalid_input_names_every_field_and_stores_nothing() {
 }
 
 #[test]
+fn an_id_spelled_as_a_uuid_is_refused_naming_client_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = uuid::Uuid::new_v4();
+
+    for spelling in [user.to_string(), user.simple().to_string().to_uppercase()] {
+        let output =
+            run(gatehouse(dir.path())
+                .args(["clients", "create", "--name", "svc", "--id", &spelling]));
+
+        assert_eq!(output.status.code(), Some(1));
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains("client_id"), "{stderr}");
+        assert!(stderr.contains("UUID"), "{stderr}");
+    }
+    let listed = json_of(&run(
+        gatehouse(dir.path()).args(["clients", "list", "--output", "json"])
+    ));
+    assert_eq!(listed, serde_json::json!([]));
+}
+
+#[test]
 fn a_duplicate_id_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let create = |name: &str| {

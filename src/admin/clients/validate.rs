@@ -10,8 +10,46 @@ use crate::domain::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, Scope, ScopeSet,
 };
 
+/// Which rules the request's `client_id` must follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IdRule {
+    /// A new client: an id that reads as a UUID is refused.
+    New,
+    /// A replacement keeps the stored id as it is, even one registered before that rule.
+    Kept,
+}
+
 /// Checks a registration request as a whole and builds the client it describes.
 pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Client, AdminError> {
+    validate_client(request, IdRule::New, now)
+}
+
+/// Checks a replacement (`PUT`, `PATCH`) as a whole like a registration; its `client_id` is the
+/// stored one and is taken as it is.
+pub fn validate_replacement(request: NewClient, now: OffsetDateTime) -> Result<Client, AdminError> {
+    validate_client(request, IdRule::Kept, now)
+}
+
+/// A new client's id: a [`ClientId`] that is not spelled like a user's `sub`. Users' subjects
+/// are UUIDs, and a client's own tokens carry its id as `sub`: RFC 9068 §5 asks that the two
+/// kinds of subject never be confusable.
+fn new_client_id(raw: &str) -> Result<ClientId, String> {
+    let id = ClientId::parse(raw)?;
+    if id.reads_as_uuid() {
+        return Err(
+            "a client id may not be a UUID (in any spelling): users' subjects are UUIDs, and a \
+             client's own tokens must never name a user (RFC 9068 §5)"
+                .into(),
+        );
+    }
+    Ok(id)
+}
+
+fn validate_client(
+    request: NewClient,
+    id_rule: IdRule,
+    now: OffsetDateTime,
+) -> Result<Client, AdminError> {
     // Whole seconds: what every backend stores, so a created record equals its stored self.
     let now = now.replace_nanosecond(0).unwrap_or(now);
     let mut problems = Problems::default();
@@ -20,6 +58,7 @@ pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Cl
         problems.add("name", "a name has 1 to 200 printable characters");
     }
     let id = match &request.client_id {
+        Some(id) if id_rule == IdRule::New => problems.check("client_id", new_client_id(id)),
         Some(id) => problems.check("client_id", ClientId::parse(id)),
         None => Some(ClientId::generate()),
     };
@@ -237,6 +276,28 @@ mod tests {
                 "access_token_ttl_secs"
             ]
         );
+    }
+
+    #[test]
+    fn a_new_client_id_may_not_be_spelled_like_a_user_subject() {
+        let user = uuid::Uuid::new_v4();
+        for spelling in [
+            user.to_string(),
+            user.simple().to_string(),
+            user.to_string().to_uppercase(),
+        ] {
+            let uuid_id = NewClient {
+                client_id: Some(spelling.clone()),
+                ..request()
+            };
+            assert_eq!(problems(uuid_id), ["client_id"], "{spelling}");
+        }
+        let kept = NewClient {
+            client_id: Some(user.to_string()),
+            ..request()
+        };
+        let replaced = validate_replacement(kept, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(replaced.id.as_str(), user.to_string());
     }
 
     #[test]

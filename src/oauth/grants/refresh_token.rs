@@ -1,21 +1,30 @@
-//! RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use replaces the refresh token; a token
-//! presented again after the grace window revokes its whole grant. Within the grace window a
-//! client that lost the response gets the same new pair again, never a second one.
+//! RFC 6749 §6 with rotation (RFC 9700 §4.14.2): every use replaces the refresh token, and a
+//! refresh grants only what is allowed now: the user still exists and is enabled, the client
+//! still holds the grant type (checked by the token endpoint), and the scopes are the token's
+//! intersected with the client's current ones. A used token presented again revokes its whole
+//! grant, except within a confidential client's grace window, where the client that lost the
+//! response gets the same pair again while that pair's refresh token is still unused.
+
+mod grace;
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::config::EncryptionKey;
-use crate::crypto::{KeyEncryptionKey, random_token, sha256, sha256_hex};
+use self::grace::{grace_window, recall_grace, remember_for_grace, successor_unused, within_grace};
+use crate::crypto::{random_token, sha256};
 use crate::domain::{Client, ScopeSet};
 use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
-use crate::store::{ChangeKind, RefreshTokenRecord, Rotation, StoreError};
+use crate::store::{ChangeKind, Grant, RefreshTokenRecord, Rotation, StoreError};
+
+/// The one answer for every token that does not stand, so a caller learns nothing more.
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
 
 pub async fn exchange(
     state: &AppState,
@@ -24,74 +33,28 @@ pub async fn exchange(
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = form.require("refresh_token")?;
-    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    let record = match state
-        .db
-        .find_refresh_token(&sha256(presented.as_bytes()))
-        .await
-    {
-        Ok(record) => record,
-        Err(StoreError::NotFound) => return Err(invalid()),
-        Err(other) => return Err(OAuthError::server_error(other)),
-    };
-    let grant = state
-        .db
-        .find_grant(record.grant_id)
-        .await
-        .map_err(OAuthError::server_error)?;
-    if grant.client_id != client.id {
-        return Err(invalid());
-    }
-    if record.revoked_at.is_some() || grant.revoked_at.is_some() || now >= record.expires_at {
-        return Err(invalid());
-    }
-    ensure_still_standing(state, &record, grant.user_id, now).await?;
-    let idle = state.settings.tokens.refresh_token_idle_secs;
-    if record.used_at.is_none() && now >= live_until(&record, idle) {
-        return Err(invalid());
-    }
+    let record = find_presented(state, presented).await?;
+    let grant = find_grant_of(state, &record, client).await?;
+    ensure_live(state, &record, &grant, now)?;
+    ensure_user_active(state, &grant).await?;
+    ensure_family_stands(state, &record, now).await?;
     // RFC 9700 §4.14.2: any presentation of a used token is a reuse, whatever else it asks.
     if let Some(used_at) = record.used_at {
-        return reused(state, &record, presented, used_at, now).await;
+        return reused(state, client, &record, presented, used_at, now).await;
     }
-    // RFC 6749 §6: a narrower scope may be asked for; the new refresh token keeps the original.
-    let scope = match form.get("scope") {
-        Some(requested) => {
-            let requested =
-                ScopeSet::parse_delimited(requested).map_err(OAuthError::invalid_scope)?;
-            if !requested.is_subset(&record.scopes) {
-                return Err(OAuthError::invalid_scope(
-                    "the scope exceeds what was granted",
-                ));
-            }
-            requested
-        }
-        None => record.scopes.clone(),
-    };
+    ensure_offline_access_allowed(client)?;
+    let scope = allowed_scope(client, &record.scopes, form.get("scope"))?;
     let successor = random_token();
-    let new_record = RefreshTokenRecord {
-        id: Uuid::now_v7(),
-        digest: sha256(successor.as_bytes()),
-        grant_id: record.grant_id,
-        family_id: record.family_id,
-        parent_id: Some(record.id),
-        scopes: record.scopes.clone(),
-        auth_time: record.auth_time,
-        created_at: now,
-        // the absolute lifetime runs from the first token of the family
-        expires_at: record.expires_at,
-        used_at: None,
-        revoked_at: None,
-    };
     match state
         .db
-        .rotate_refresh_token(record.id, &new_record, now)
+        .rotate_refresh_token(record.id, &successor_record(&record, &successor, now), now)
         .await
         .map_err(OAuthError::server_error)?
     {
         Rotation::Rotated => {}
-        Rotation::Lost => return reused(state, &record, presented, now, now).await,
+        Rotation::Lost => return reused(state, client, &record, presented, now, now).await,
     }
+    // The audience comes from the client as it is now (`default_audience`), not from the grant.
     let (access_token, lifetime) = issue_user_access_token(
         state,
         client,
@@ -109,34 +72,160 @@ pub async fn exchange(
         refresh_token: Some(successor),
         id_token: None,
     };
-    remember_for_grace(state, presented, &response).await;
+    remember_for_grace(state, client, presented, &response).await;
     Ok(response)
 }
 
-/// What is true now decides: the person must still be allowed to sign in, and the family must
-/// not have been revoked by a replay of its code that raced the code's redemption (the sweep
-/// of that revocation can miss a token stored in the same moment; RFC 9700 §4.2.1).
-async fn ensure_still_standing(
+/// The stored token with the presented value's digest.
+async fn find_presented(
+    state: &AppState,
+    presented: &str,
+) -> Result<RefreshTokenRecord, OAuthError> {
+    match state
+        .db
+        .find_refresh_token(&sha256(presented.as_bytes()))
+        .await
+    {
+        Ok(record) => Ok(record),
+        Err(StoreError::NotFound) => Err(invalid()),
+        Err(other) => Err(OAuthError::server_error(other)),
+    }
+}
+
+/// The grant `record` was issued under, if it belongs to the client presenting it
+/// (RFC 6749 §6: "the refresh token was issued to the authenticated client").
+async fn find_grant_of(
     state: &AppState,
     record: &RefreshTokenRecord,
-    user_id: Uuid,
+    client: &Client,
+) -> Result<Grant, OAuthError> {
+    let grant = match state.db.find_grant(record.grant_id).await {
+        Ok(grant) => grant,
+        Err(StoreError::NotFound) => return Err(invalid()),
+        Err(other) => return Err(OAuthError::server_error(other)),
+    };
+    if grant.client_id != client.id {
+        return Err(invalid());
+    }
+    Ok(grant)
+}
+
+/// Neither the token nor its grant revoked, and the token within its lifetimes.
+fn ensure_live(
+    state: &AppState,
+    record: &RefreshTokenRecord,
+    grant: &Grant,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
-    match state.db.find_user(user_id).await {
-        Ok(user) if !user.disabled => {}
-        Ok(_) | Err(StoreError::NotFound) => return Err(invalid()),
-        Err(other) => return Err(OAuthError::temporarily_unavailable(other)),
+    if record.revoked_at.is_some() || grant.revoked_at.is_some() || now >= record.expires_at {
+        return Err(invalid());
     }
-    let family_revoked = state
+    let idle = state.settings.tokens.refresh_token_idle_secs;
+    if record.used_at.is_none() && now >= live_until(record, idle) {
+        return Err(invalid());
+    }
+    Ok(())
+}
+
+/// The person behind the grant still exists and may sign in: a disabled or deleted user's
+/// refresh tokens stop working at once (RFC 6749 §5.2 `invalid_grant`: the grant is no longer
+/// valid). Deleting a user deletes their grants too, so a deleted user usually ends earlier, at
+/// [`find_grant_of`].
+async fn ensure_user_active(state: &AppState, grant: &Grant) -> Result<(), OAuthError> {
+    match state.db.find_user(grant.user_id).await {
+        Ok(user) if !user.disabled => Ok(()),
+        Ok(_) | Err(StoreError::NotFound) => Err(invalid()),
+        Err(other) => Err(OAuthError::temporarily_unavailable(other)),
+    }
+}
+
+/// RFC 9700 §4.2.1: a replay of the family's code that raced the code's redemption revoked
+/// the family; its sweep can miss a refresh token stored in the same moment, so the database's
+/// record of the revocation is asked at every refresh.
+async fn ensure_family_stands(
+    state: &AppState,
+    record: &RefreshTokenRecord,
+    now: OffsetDateTime,
+) -> Result<(), OAuthError> {
+    let revoked = state
         .db
         .change_recorded(ChangeKind::Family, &record.family_id.to_string(), now)
         .await
         .map_err(OAuthError::temporarily_unavailable)?;
-    if family_revoked {
+    if revoked {
         return Err(invalid());
     }
     Ok(())
+}
+
+/// OIDC Core §11: `offline_access` is what lets a client hold refresh tokens; a client that
+/// no longer holds it may not refresh any more.
+fn ensure_offline_access_allowed(client: &Client) -> Result<(), OAuthError> {
+    if client.scopes.contains("offline_access") {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_grant(
+            "this client may no longer hold offline access",
+        ))
+    }
+}
+
+/// The scope of the new access token: what was granted and the client may still have. RFC 6749
+/// §6: a requested scope "MUST NOT include any scope not originally granted"; a scope removed
+/// from the client since is refused the same way (`invalid_scope`), and without `scope` only
+/// what is still allowed is issued (§3.3 lets the server issue less than was asked).
+pub fn allowed_scope(
+    client: &Client,
+    granted: &ScopeSet,
+    requested: Option<&str>,
+) -> Result<ScopeSet, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(ScopeSet::from_scopes(
+            granted
+                .iter()
+                .filter(|scope| client.scopes.contains(scope.as_str()))
+                .cloned(),
+        ));
+    };
+    let requested = ScopeSet::parse_delimited(requested).map_err(OAuthError::invalid_scope)?;
+    if !requested.is_subset(granted) {
+        return Err(OAuthError::invalid_scope(
+            "the scope exceeds what was granted",
+        ));
+    }
+    if !requested.is_subset(&client.scopes) {
+        return Err(OAuthError::invalid_scope(
+            "the scope includes one this client may no longer have",
+        ));
+    }
+    Ok(requested)
+}
+
+/// The token that replaces `record`. It keeps the scope originally granted, not the narrower
+/// one issued now: RFC 6749 §6 says the new refresh token's scope "MUST be identical to that of
+/// the refresh token included by the client in the request", and nothing is lost by obeying,
+/// because [`allowed_scope`] intersects with the client's scopes at every use, so a scope
+/// removed from the client is never issued while it stays removed. Revoking the grant ends it
+/// for good.
+fn successor_record(
+    record: &RefreshTokenRecord,
+    successor: &str,
+    now: OffsetDateTime,
+) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        id: Uuid::now_v7(),
+        digest: sha256(successor.as_bytes()),
+        grant_id: record.grant_id,
+        family_id: record.family_id,
+        parent_id: Some(record.id),
+        scopes: record.scopes.clone(),
+        auth_time: record.auth_time,
+        created_at: now,
+        // the absolute lifetime runs from the first token of the family
+        expires_at: record.expires_at,
+        used_at: None,
+        revoked_at: None,
+    }
 }
 
 /// When an unused refresh token stops working: at the end of its idle period or of its
@@ -150,24 +239,41 @@ pub fn live_until(record: &RefreshTokenRecord, idle_secs: u64) -> OffsetDateTime
         })
 }
 
-/// A used token again: the same answer within the grace window, else the grant is revoked.
+/// A used token again: the same answer within the grace window while its successor is unused,
+/// else the grant is revoked (RFC 9700 §4.14.2: "the authorization server cannot determine
+/// which party submitted the invalid refresh token", so it revokes the active one too).
 async fn reused(
     state: &AppState,
+    client: &Client,
     record: &RefreshTokenRecord,
     presented: &str,
     used_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
-    let grace = Duration::from_secs(state.settings.tokens.refresh_token_grace_secs);
-    if now - used_at <= grace {
-        if let Some(response) = recall_grace(state, presented).await {
-            return Ok(response);
+    if within_grace(grace_window(state, client), used_at, now) {
+        match recall_grace(state, presented).await {
+            Some(response) if successor_unused(state, &response).await? => return Ok(response),
+            // the successor was used: whoever presents its parent now is not the client that
+            // lost a response
+            Some(_) => {}
+            // a concurrent rotation won and has not answered yet: refuse this one, revoke nothing
+            None => {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token is being rotated",
+                ));
+            }
         }
-        // a concurrent rotation won and has not answered yet: refuse this one, revoke nothing
-        return Err(OAuthError::invalid_grant(
-            "the refresh token is being rotated",
-        ));
     }
+    revoke_on_reuse(state, record, now).await
+}
+
+/// Revokes the grant of a reused token and everything issued under it; the revocation stands
+/// although the request fails.
+async fn revoke_on_reuse(
+    state: &AppState,
+    record: &RefreshTokenRecord,
+    now: OffsetDateTime,
+) -> Result<TokenResponse, OAuthError> {
     tracing::warn!(grant_id = %record.grant_id, "refresh token reused; revoking its grant");
     if let Err(error) = state.db.revoke_grant(record.grant_id, now).await {
         return Err(OAuthError::server_error(error));
@@ -224,64 +330,6 @@ pub async fn revoke_family(
         .map_err(OAuthError::server_error)?;
     let _ = grant_id;
     revoke_issued_under(state, None, Some(family_id), now).await
-}
-
-#[derive(Serialize, Deserialize)]
-struct Remembered {
-    access_token: String,
-    expires_in: u64,
-    scope: Option<String>,
-    refresh_token: Option<String>,
-}
-
-/// The response is sealed under a key derived from the old refresh token itself, so the
-/// ephemeral store holds nothing usable without that token.
-fn grace_keys(presented: &str) -> (String, Option<KeyEncryptionKey>) {
-    let storage = format!("refresh-grace:{}", sha256_hex(presented.as_bytes()));
-    let key = sha256(format!("gatehouse refresh grace\0{presented}").as_bytes());
-    (
-        storage,
-        KeyEncryptionKey::new(&EncryptionKey::from_bytes(key)).ok(),
-    )
-}
-
-async fn remember_for_grace(state: &AppState, presented: &str, response: &TokenResponse) {
-    let grace = Duration::from_secs(state.settings.tokens.refresh_token_grace_secs);
-    let (storage, Some(key)) = grace_keys(presented) else {
-        return;
-    };
-    let remembered = Remembered {
-        access_token: response.access_token.clone(),
-        expires_in: response.expires_in,
-        scope: response.scope.clone(),
-        refresh_token: response.refresh_token.clone(),
-    };
-    let Ok(plain) = serde_json::to_vec(&remembered) else {
-        return;
-    };
-    let Ok(sealed) = key.seal(b"refresh-grace", &plain) else {
-        return;
-    };
-    if grace > Duration::ZERO
-        && let Err(error) = state.ephemeral.put(&storage, &sealed, grace).await
-    {
-        tracing::warn!(%error, "could not keep the refresh response for the grace window");
-    }
-}
-
-async fn recall_grace(state: &AppState, presented: &str) -> Option<TokenResponse> {
-    let (storage, key) = grace_keys(presented);
-    let sealed = state.ephemeral.get(&storage).await.ok()??;
-    let plain = key?.open(b"refresh-grace", &sealed).ok()?;
-    let remembered: Remembered = serde_json::from_slice(&plain).ok()?;
-    Some(TokenResponse {
-        access_token: remembered.access_token,
-        token_type: "Bearer",
-        expires_in: remembered.expires_in,
-        scope: remembered.scope,
-        refresh_token: remembered.refresh_token,
-        id_token: None,
-    })
 }
 
 #[cfg(test)]
