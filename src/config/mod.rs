@@ -187,6 +187,8 @@ pub struct TokenSettings {
     pub refresh_token_absolute_secs: u64,
     /// How long a rotated refresh token may be presented again to receive the same response.
     pub refresh_token_grace_secs: u64,
+    /// Clock skew tolerated between instances when verifying a token's `iat` and lifetime.
+    pub clock_leeway_secs: u64,
 }
 
 impl Default for TokenSettings {
@@ -199,6 +201,7 @@ impl Default for TokenSettings {
             refresh_token_idle_secs: 14 * 24 * 3600,
             refresh_token_absolute_secs: 90 * 24 * 3600,
             refresh_token_grace_secs: 30,
+            clock_leeway_secs: 30,
         }
     }
 }
@@ -375,6 +378,12 @@ impl Settings {
             return Err(ConfigError::new(
                 "tokens.refresh_token_grace_secs",
                 "must be at most 300: a longer window lets a stolen token be replayed unnoticed",
+            ));
+        }
+        if self.tokens.clock_leeway_secs > 300 {
+            return Err(ConfigError::new(
+                "tokens.clock_leeway_secs",
+                "must be at most 300: it lets tokens claim to be issued that far in the future",
             ));
         }
         if self.sessions.max_failed_logins == 0 || self.sessions.failed_login_window_secs == 0 {

@@ -41,6 +41,7 @@ mod testing_tokens;
 mod token;
 mod token_authorization_code;
 mod token_client_credentials;
+mod token_lifetime;
 mod token_private_key_jwt;
 mod token_refresh;
 mod userinfo;
