@@ -71,6 +71,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/users/{id}/password"),
     ("GET", "/v1/keys"),
     ("POST", "/v1/keys/rotate"),
+    ("POST", "/v1/keys/{kid}/revoke"),
     ("GET", "/v1/grants"),
     ("DELETE", "/v1/grants/{id}"),
     ("POST", paths::TESTING_TOKENS),

@@ -29,6 +29,7 @@ mod health;
 mod id_token;
 mod introspect;
 mod jwks;
+mod keys_across_instances;
 mod login;
 mod login_throttle;
 mod logout;
