@@ -111,8 +111,10 @@ impl Application {
                  set: the issuer names an address clients cannot reach; set server.public_url"
             );
         }
+        let keys = Arc::new(keys);
         let current = Arc::new(Current::new(
             Arc::clone(&db),
+            Arc::clone(&keys),
             FeedPolicy {
                 poll_interval: Duration::from_millis(settings.cache.poll_interval_ms),
                 max_staleness: Duration::from_millis(settings.cache.max_staleness_ms),
@@ -132,7 +134,7 @@ impl Application {
             settings: Arc::new(settings),
             db,
             ephemeral,
-            keys: Arc::new(keys),
+            keys,
             current,
             passwords,
             clock,
@@ -296,18 +298,13 @@ async fn follow_changes(state: web::Data<AppState>) {
     loop {
         ticks.tick().await;
         match state.current.sync(state.clock.now()).await {
-            Ok(synced) => {
+            Ok(_) => {
                 if failing {
                     tracing::info!("the change feed is readable again");
                     // Clients may have changed unseen meanwhile only if rows were purged; the
                     // re-read covers the rest. Drop them anyway: it costs one read each.
                     state.current.clients.clear();
                     failing = false;
-                }
-                if synced.keys_changed
-                    && let Err(error) = state.keys.maintain(state.clock.now(), "system").await
-                {
-                    tracing::warn!(%error, "could not reload the key ring after a key change");
                 }
             }
             Err(error) => {

@@ -195,6 +195,8 @@ pub struct TokenSettings {
     /// The same for public clients; 0 (the default) means none: a public client's reused
     /// refresh token revokes its grant at once.
     pub public_refresh_token_grace_secs: u64,
+    /// Clock skew tolerated between instances when verifying a token's `iat` and lifetime.
+    pub clock_leeway_secs: u64,
 }
 
 impl Default for TokenSettings {
@@ -208,6 +210,7 @@ impl Default for TokenSettings {
             refresh_token_absolute_secs: 90 * 24 * 3600,
             refresh_token_grace_secs: 30,
             public_refresh_token_grace_secs: 0,
+            clock_leeway_secs: 30,
         }
     }
 }
@@ -427,6 +430,12 @@ impl Settings {
                     ),
                 ));
             }
+        }
+        if self.tokens.clock_leeway_secs > 300 {
+            return Err(ConfigError::new(
+                "tokens.clock_leeway_secs",
+                "must be at most 300: it lets tokens claim to be issued that far in the future",
+            ));
         }
         if self.sessions.max_failed_logins == 0 || self.sessions.failed_login_window_secs == 0 {
             return Err(ConfigError::new(

@@ -6,6 +6,7 @@ mod random;
 mod seal;
 mod secret;
 mod signing_key;
+mod verifying_key;
 
 use std::fmt;
 
@@ -17,6 +18,7 @@ pub use self::random::{random_bytes, random_token};
 pub use self::seal::{KeyEncryptionKey, SealError};
 pub use self::secret::PlainSecret;
 pub use self::signing_key::{SigningKey, SigningKeyError};
+pub use self::verifying_key::VerifyingKey;
 
 /// A JWS signing algorithm the key ring can hold (RFC 7518 §3.1, RFC 8037 §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 pub use self::clients::{CachedClient, ClientCache};
 pub use self::revocations::{Revocations, TokenFacts, scope_subject};
+use crate::keyring::KeyRing;
 use crate::store::{ChangeKind, Database, NewChange, StoreError};
 
 /// How far behind the last seen `seq` each poll reads again. In PostgreSQL a sequence value is
@@ -38,7 +39,7 @@ pub struct FeedPolicy {
 /// What one catch-up found, for the caller to act on.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Synced {
-    /// Another instance (or the CLI) changed the signing keys.
+    /// Another instance (or the CLI) changed the signing keys; the ring was read again.
     pub keys_changed: bool,
 }
 
@@ -57,6 +58,8 @@ struct Position {
 #[derive(Debug)]
 pub struct Current {
     db: Arc<dyn Database>,
+    /// Read again whenever the feed says the keys changed (a rotation or revocation elsewhere).
+    keys: Arc<KeyRing>,
     policy: FeedPolicy,
     revocations: RwLock<Revocations>,
     pub clients: ClientCache,
@@ -72,9 +75,15 @@ pub struct Current {
 pub struct Unavailable(#[source] pub StoreError);
 
 impl Current {
-    pub fn new(db: Arc<dyn Database>, policy: FeedPolicy, clients: ClientCache) -> Self {
+    pub fn new(
+        db: Arc<dyn Database>,
+        keys: Arc<KeyRing>,
+        policy: FeedPolicy,
+        clients: ClientCache,
+    ) -> Self {
         Self {
             db,
+            keys,
             policy,
             revocations: RwLock::default(),
             clients,
@@ -153,6 +162,12 @@ impl Current {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .purge(now.unix_timestamp());
+        if synced.keys_changed
+            && let Err(error) = self.keys.reload().await
+        {
+            // The ring is read again at the next unknown kid and every refresh interval.
+            tracing::warn!(%error, "could not read the key ring again after a key change");
+        }
         self.applied.send_replace(after);
         Ok(synced)
     }

@@ -72,6 +72,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/users/{id}/sign-out"),
     ("GET", "/v1/keys"),
     ("POST", "/v1/keys/rotate"),
+    ("POST", "/v1/keys/{kid}/revoke"),
     ("GET", "/v1/grants"),
     ("DELETE", "/v1/grants/{id}"),
     ("POST", paths::TESTING_TOKENS),

@@ -1,21 +1,32 @@
-//! The signing key ring: keys are created, published, rotated and retired by the service itself.
-//! Each instance keeps a parsed snapshot in memory and reloads it every
-//! `keys.refresh_interval_secs`, so all instances pick up a rotation without a restart.
+//! The signing key ring: keys are created, published, rotated, retired and revoked by the service
+//! itself. Each instance keeps a parsed snapshot in memory and reloads it every
+//! `keys.refresh_interval_secs`, when a token names a `kid` it does not know (at most once a
+//! second), and when told to ([`KeyRing::reload`]), so all instances pick up a rotation without
+//! a restart.
 
 mod kek;
 mod lifecycle;
+mod revoke;
 mod sealing;
+mod unknown_kid;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 
 pub use self::lifecycle::{KeyPolicy, Transition, due_transitions};
+pub use self::revoke::Revocation;
+use self::unknown_kid::UnknownKidReloads;
 use crate::config::KeySettings;
-use crate::crypto::{KeyEncryptionKey, SigningAlgorithm, SigningKey, SigningKeyError};
-use crate::store::{Database, KeyState, NewAuditEvent, SigningKeyRecord, StoreError};
+use crate::crypto::{
+    KeyEncryptionKey, SigningAlgorithm, SigningKey, SigningKeyError, VerifyingKey,
+};
+use crate::store::{
+    ChangeKind, Database, KeyState, NewAuditEvent, NewChange, SigningKeyRecord,
+    SigningKeyRevocation, StoreError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -36,13 +47,18 @@ pub enum KeyRingError {
         kid: String,
         activates_at: OffsetDateTime,
     },
+    #[error("no signing key {kid}")]
+    UnknownKey { kid: String },
+    #[error("signing key {kid} became the active key while it was being revoked; try again")]
+    StillActive { kid: String },
     #[error(transparent)]
     Key(#[from] SigningKeyError),
     #[error("the key store failed: {0}")]
     Store(#[from] StoreError),
 }
 
-/// A key as the ring holds it: its lifecycle facts and the parsed private key.
+/// A key as the ring holds it: its lifecycle facts, the parsed private key and its parsed
+/// public half.
 #[derive(Debug, Clone)]
 pub struct RingKey {
     pub kid: String,
@@ -52,13 +68,22 @@ pub struct RingKey {
     pub activates_at: OffsetDateTime,
     pub retired_at: Option<OffsetDateTime>,
     pub key: Arc<SigningKey>,
+    pub verifying: Arc<VerifyingKey>,
 }
 
 #[derive(Debug, Default)]
 struct Snapshot {
     keys: Vec<RingKey>,
+    /// Kids that are distrusted for good: refused without a reload.
+    revoked: HashSet<String>,
     /// The JWKS document, rendered once per reload.
     jwks: Arc<str>,
+}
+
+impl Snapshot {
+    fn find(&self, kid: &str) -> Option<&RingKey> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +92,10 @@ pub struct KeyRing {
     kek: KeyEncryptionKey,
     policy: KeyPolicy,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Held from reading the database to installing the snapshot, so a slower reload never
+    /// installs an older view over a newer one (a revoked key must not come back).
+    reloading: tokio::sync::Mutex<()>,
+    unknown_kid_reloads: UnknownKidReloads,
     pregenerated: Pregenerated,
 }
 
@@ -106,15 +135,18 @@ impl KeyRing {
     /// keys and performs due transitions.
     pub async fn open(db: Arc<dyn Database>, settings: &KeySettings) -> Result<Self, KeyRingError> {
         let records = db.list_signing_keys().await?;
+        let revocations = db.list_signing_key_revocations().await?;
         let kek = kek::resolve(settings, db.is_embedded(), !records.is_empty())?;
         let ring = Self {
             db,
             kek,
             policy: KeyPolicy::from(settings),
             snapshot: RwLock::default(),
+            reloading: tokio::sync::Mutex::default(),
+            unknown_kid_reloads: UnknownKidReloads::default(),
             pregenerated: Pregenerated::default(),
         };
-        ring.load(records)?;
+        ring.load(records, revocations)?;
         Ok(ring)
     }
 
@@ -131,12 +163,18 @@ impl KeyRing {
         for transition in &due {
             self.apply(transition, now, actor).await?;
         }
-        let records = if due.is_empty() {
-            records
-        } else {
-            self.db.list_signing_keys().await?
-        };
-        self.load(records)
+        self.reload().await
+    }
+
+    /// Reads the key ring from the database and replaces this instance's snapshot: keys created,
+    /// promoted, retired or revoked by any instance (or the CLI) hold here from now on. Call it
+    /// when another instance announces a key change; verification calls it by itself (at most
+    /// once a second) when a token names an unknown `kid`.
+    pub async fn reload(&self) -> Result<(), KeyRingError> {
+        let _one_at_a_time = self.reloading.lock().await;
+        let records = self.db.list_signing_keys().await?;
+        let revocations = self.db.list_signing_key_revocations().await?;
+        self.load(records, revocations)
     }
 
     /// Rotates `algorithm` on demand. Normally stages a successor that starts signing after
@@ -175,11 +213,26 @@ impl KeyRing {
             self.apply(&Transition::Promote { kid: kid.clone() }, now, actor)
                 .await?;
         }
-        self.load(self.db.list_signing_keys().await?)?;
+        self.announce(&kid, now).await?;
+        self.reload().await?;
         self.keys()
             .into_iter()
             .find(|k| k.kid == kid)
             .ok_or(KeyRingError::Store(StoreError::NotFound))
+    }
+
+    /// Tells every instance, through the change feed, to read the ring again: a key made to
+    /// sign or revoked here must hold there within the feed's interval, not at the next
+    /// `keys.refresh_interval_secs`.
+    pub(crate) async fn announce(
+        &self,
+        kid: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), KeyRingError> {
+        self.db
+            .record_change(&NewChange::changed(ChangeKind::Keys, kid, now))
+            .await?;
+        Ok(())
     }
 
     /// Every published key, oldest first.
@@ -196,13 +249,14 @@ impl KeyRing {
             .map(|k| Arc::clone(&k.key))
     }
 
-    /// Any published key by `kid`, for verifying tokens this service issued.
+    /// Any published key by `kid`, as this instance's snapshot holds it (no reload).
     pub fn published_key(&self, kid: &str) -> Option<Arc<SigningKey>> {
-        self.current()
-            .keys
-            .iter()
-            .find(|k| k.kid == kid)
-            .map(|k| Arc::clone(&k.key))
+        self.current().find(kid).map(|k| Arc::clone(&k.key))
+    }
+
+    /// Whether `kid` is known to be revoked (as of this instance's last reload).
+    pub fn is_revoked(&self, kid: &str) -> bool {
+        self.current().revoked.contains(kid)
     }
 
     /// The JWKS document (RFC 7517 §5): the public part of every next, active and retired key.
@@ -293,33 +347,56 @@ impl KeyRing {
 
     /// Records what happened; the audit trail must not block key maintenance.
     async fn audit(&self, actor: &str, action: &str, kid: Option<&str>, now: OffsetDateTime) {
+        let details = serde_json::Value::Object(serde_json::Map::new());
+        self.audit_with(actor, action, kid, details, now).await;
+    }
+
+    async fn audit_with(
+        &self,
+        actor: &str,
+        action: &str,
+        kid: Option<&str>,
+        details: serde_json::Value,
+        now: OffsetDateTime,
+    ) {
         let event = NewAuditEvent {
             actor: actor.to_owned(),
             action: action.to_owned(),
             target_type: "signing_key".to_owned(),
             target_id: kid.map(str::to_owned),
             request_id: None,
-            details: serde_json::Value::Object(serde_json::Map::new()),
+            details,
         };
         if let Err(error) = self.db.record_audit_event(&event, now).await {
             tracing::warn!(%error, action, "could not record an audit event");
         }
     }
 
-    /// Replaces the snapshot, unsealing only keys not already parsed.
-    fn load(&self, records: Vec<SigningKeyRecord>) -> Result<(), KeyRingError> {
-        let parsed: HashMap<String, Arc<SigningKey>> = self
-            .current()
+    /// Replaces the snapshot, unsealing and parsing only keys not already parsed. A revoked
+    /// key is left out even if its row is still listed.
+    fn load(
+        &self,
+        records: Vec<SigningKeyRecord>,
+        revocations: Vec<SigningKeyRevocation>,
+    ) -> Result<(), KeyRingError> {
+        let revoked: HashSet<String> = revocations.into_iter().map(|r| r.kid).collect();
+        let current = self.current();
+        let parsed: HashMap<&str, (&Arc<SigningKey>, &Arc<VerifyingKey>)> = current
             .keys
             .iter()
-            .map(|k| (k.kid.clone(), Arc::clone(&k.key)))
+            .map(|k| (k.kid.as_str(), (&k.key, &k.verifying)))
             .collect();
         let keys = records
             .into_iter()
+            .filter(|record| !revoked.contains(&record.kid))
             .map(|record| {
-                let key = match parsed.get(&record.kid) {
-                    Some(key) => Arc::clone(key),
-                    None => Arc::new(self.unseal(&record)?),
+                let (key, verifying) = match parsed.get(record.kid.as_str()) {
+                    Some((key, verifying)) => (Arc::clone(key), Arc::clone(verifying)),
+                    None => {
+                        let key = self.unseal(&record)?;
+                        let verifying = VerifyingKey::from_signing_key(&key)?;
+                        (Arc::new(key), Arc::new(verifying))
+                    }
                 };
                 Ok(RingKey {
                     kid: record.kid,
@@ -329,15 +406,19 @@ impl KeyRing {
                     activates_at: record.activates_at,
                     retired_at: record.retired_at,
                     key,
+                    verifying,
                 })
             })
             .collect::<Result<Vec<_>, KeyRingError>>()?;
+        drop(parsed);
+        drop(current);
         let jwks = serde_json::json!({
             "keys": keys.iter().map(|k| k.key.public_jwk()).collect::<Vec<_>>()
         })
         .to_string();
         let snapshot = Arc::new(Snapshot {
             keys,
+            revoked,
             jwks: jwks.into(),
         });
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = snapshot;

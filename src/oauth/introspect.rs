@@ -28,7 +28,7 @@ pub async fn introspect(
     }
     let token = form.require("token")?;
     let inactive = json!({"active": false});
-    let claims = match verify_access_token(&state.keys, state.issuer.as_str(), token, now) {
+    let claims = match verify_access_token(state, token, now).await {
         Ok(claims) => claims,
         Err(rejection) => {
             tracing::debug!(%rejection, "introspected token is not an active access token");

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::lifetime::{TokenKind, check_lifetime};
 use super::redirect_uri::find_registered;
 use super::tokens::verify_signed_by_us;
 use super::{FormRequest, OAuthError};
@@ -31,6 +32,8 @@ struct HintClaims {
     iss: String,
     sub: String,
     aud: super::tokens::OneOrMany,
+    iat: Option<i64>,
+    exp: Option<i64>,
 }
 
 pub async fn validate_logout(state: &AppState, params: &FormRequest) -> Result<Logout, OAuthError> {
@@ -42,13 +45,25 @@ pub async fn validate_logout(state: &AppState, params: &FormRequest) -> Result<L
             if !typed_as_id_token(token) {
                 return Err(not_ours());
             }
-            let claims: HintClaims =
-                verify_signed_by_us(&state.keys, token).map_err(|_| not_ours())?;
+            let now = state.clock.now();
+            let claims: HintClaims = verify_signed_by_us(&state.keys, token, now)
+                .await
+                .map_err(|_| not_ours())?;
             if claims.iss != state.issuer.as_str() {
                 return Err(OAuthError::invalid_request(
                     "id_token_hint was issued by another issuer",
                 ));
             }
+            // Expired is fine (above), but never issued in the future or for longer than an
+            // ID token lives: a hint forged with a leaked key is no hint.
+            check_lifetime(
+                TokenKind::Id,
+                claims.iat,
+                claims.exp,
+                now.unix_timestamp(),
+                state.settings.tokens.clock_leeway_secs,
+            )
+            .map_err(|_| not_ours())?;
             Some(claims)
         }
         None => None,

@@ -10,6 +10,7 @@ pub mod grants;
 pub mod id_token;
 pub mod interaction;
 pub mod introspect;
+pub mod lifetime;
 pub mod logout;
 pub mod pkce;
 pub mod redirect_uri;

@@ -27,7 +27,7 @@ pub async fn revoke(
         .get("token_type_hint")
         .filter(|h| *h == ACCESS_TOKEN_HINT);
     // §2.2: an invalid, expired or unknown token is not an error; there is nothing to revoke.
-    let Ok(claims) = verify_access_token(&state.keys, state.issuer.as_str(), token, now) else {
+    let Ok(claims) = verify_access_token(state, token, now).await else {
         return revoke_refresh_token(state, &client, token, now).await;
     };
     if claims.client_id != client.id.as_str() {

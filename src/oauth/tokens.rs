@@ -1,12 +1,13 @@
 //! JWT access tokens (RFC 9068): issued with the key ring's active key, verified against the
 //! published keys only, with `typ`, `alg`, `iss` and `exp` checked and revocations honoured.
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
+use jsonwebtoken::decode_header;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::OAuthError;
+use super::lifetime::{LifetimeError, TokenKind, check_lifetime};
 use uuid::Uuid;
 
 use crate::crypto::{SigningAlgorithm, sha256_hex, sign_jwt};
@@ -145,16 +146,20 @@ pub enum TokenRejection {
     WrongIssuer,
     #[error("expired")]
     Expired,
+    #[error("lifetime out of bounds: {0}")]
+    Lifetime(LifetimeError),
     #[error("revoked")]
     Revoked,
     #[error("revocation status unknown")]
     Unavailable(#[source] anyhow::Error),
 }
 
-/// Verifies `token` as an access token of `issuer` that is live at `now`.
-pub fn verify_access_token(
-    keys: &KeyRing,
-    issuer: &str,
+/// Verifies `token` as an access token of this issuer that is live at `now`: signed by one of
+/// our keys (an unknown `kid` reloads the ring first, see [`KeyRing::verifying_key`]), typed
+/// `at+jwt` (RFC 9068 §4), from our `iss`, not expired, and with an `iat` and lifetime that
+/// Gatehouse could have issued ([`check_lifetime`]).
+pub async fn verify_access_token(
+    state: &AppState,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<AccessTokenClaims, TokenRejection> {
@@ -165,10 +170,18 @@ pub fn verify_access_token(
     if !typ_ok {
         return Err(TokenRejection::WrongType);
     }
-    let claims: AccessTokenClaims = verify_signed_by_us(keys, token)?;
-    if claims.iss != issuer {
+    let claims: AccessTokenClaims = verify_signed_by_us(&state.keys, token, now).await?;
+    if claims.iss != state.issuer.as_str() {
         return Err(TokenRejection::WrongIssuer);
     }
+    check_lifetime(
+        TokenKind::Access,
+        Some(claims.iat),
+        Some(claims.exp),
+        now.unix_timestamp(),
+        state.settings.tokens.clock_leeway_secs,
+    )
+    .map_err(TokenRejection::Lifetime)?;
     if claims.exp <= now.unix_timestamp() {
         return Err(TokenRejection::Expired);
     }
@@ -176,37 +189,24 @@ pub fn verify_access_token(
 }
 
 /// Verifies that one of our published keys signed `token` and returns its claims. The key,
-/// found by `kid`, decides the algorithm; the header's `alg` must agree (no `none`, no HMAC,
-/// no algorithm confusion). Claims such as `exp` are the caller's to check.
-pub fn verify_signed_by_us<C: serde::de::DeserializeOwned>(
+/// found by `kid` (reloading the ring once if this instance does not know it yet), decides the
+/// algorithm; the header's `alg` must agree (no `none`, no HMAC, no algorithm confusion).
+/// Claims such as `exp` and `iat` are the caller's to check.
+pub async fn verify_signed_by_us<C: serde::de::DeserializeOwned>(
     keys: &KeyRing,
     token: &str,
+    now: OffsetDateTime,
 ) -> Result<C, TokenRejection> {
     let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
     let kid = header.kid.as_deref().ok_or(TokenRejection::UnknownKey)?;
-    let key = keys.published_key(kid).ok_or(TokenRejection::UnknownKey)?;
-    let algorithm = jwt_algorithm(key.algorithm());
-    if header.alg != algorithm {
+    let key = keys
+        .verifying_key(kid, now)
+        .await
+        .ok_or(TokenRejection::UnknownKey)?;
+    if header.alg != key.jwt_algorithm() {
         return Err(TokenRejection::WrongAlgorithm);
     }
-    let jwk: Jwk =
-        serde_json::from_value(key.public_jwk().clone()).map_err(|_| TokenRejection::Invalid)?;
-    let decoding = DecodingKey::from_jwk(&jwk).map_err(|_| TokenRejection::Invalid)?;
-    let mut validation = Validation::new(algorithm);
-    validation.validate_exp = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    decode::<C>(token, &decoding, &validation)
-        .map(|data| data.claims)
-        .map_err(|_| TokenRejection::Invalid)
-}
-
-fn jwt_algorithm(algorithm: SigningAlgorithm) -> Algorithm {
-    match algorithm {
-        SigningAlgorithm::Es256 => Algorithm::ES256,
-        SigningAlgorithm::Rs256 => Algorithm::RS256,
-        SigningAlgorithm::EdDsa => Algorithm::EdDSA,
-    }
+    key.decode::<C>(token).map_err(|_| TokenRejection::Invalid)
 }
 
 /// A user's access token (RFC 9068 §2.2: `sub` is the user), tied to its grant and family.

@@ -22,7 +22,8 @@ pub async fn userinfo(
     now: OffsetDateTime,
 ) -> Result<Value, OAuthError> {
     let token = token.ok_or_else(|| invalid_token("an access token is required"))?;
-    let claims = verify_access_token(&state.keys, state.issuer.as_str(), token, now)
+    let claims = verify_access_token(state, token, now)
+        .await
         .map_err(|_| invalid_token("the access token is invalid or expired"))?;
     match ensure_not_revoked(state, &claims).await {
         Ok(()) => {}

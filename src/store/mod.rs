@@ -24,7 +24,9 @@ pub use self::error::StoreError;
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
 pub use self::idempotency::{IDEMPOTENCY_CONFLICT, IdempotencyRecord, IdempotencyStore};
 pub use self::postgres::PgStore;
-pub use self::signing_keys::{KeyState, SigningKeyRecord, SigningKeyStore};
+pub use self::signing_keys::{
+    KeyRevocationOutcome, KeyState, SigningKeyRecord, SigningKeyRevocation, SigningKeyStore,
+};
 pub use self::sqlite::SqliteStore;
 pub use self::users::{UserFilter, UserStore};
 

@@ -55,18 +55,38 @@ impl std::fmt::Debug for SigningKeyRecord {
     }
 }
 
+/// The durable record that a key is distrusted: kept after its row and private part are gone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRevocation {
+    pub kid: String,
+    pub algorithm: SigningAlgorithm,
+    pub revoked_at: OffsetDateTime,
+}
+
+/// What [`SigningKeyStore::revoke_signing_key`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRevocationOutcome {
+    /// Recorded now; the key's row is deleted.
+    Revoked(SigningKeyRevocation),
+    /// Revoked before (possibly by another instance); the first record.
+    AlreadyRevoked(SigningKeyRevocation),
+    /// The key signs: nothing changed (its successor must be promoted first, so the algorithm
+    /// is never left without an active key).
+    Active,
+}
+
 #[async_trait]
 pub trait SigningKeyStore: Send + Sync {
-    /// Every stored key, oldest first.
+    /// Every stored key that is not revoked, oldest first.
     async fn list_signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
     /// Stores a new key. At most one `active` and one `next` key per algorithm exist: a second
-    /// one (another instance won the race) is a `Conflict`.
+    /// one (another instance won the race) is a `Conflict`, and so is a revoked `kid`.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 
     /// In one transaction: retires the algorithm's active key and makes the `next` key `kid`
     /// active. `false` (and nothing changed) if `kid` is no longer `next` (another instance
-    /// promoted it first).
+    /// promoted it first) or is revoked.
     async fn promote_signing_key(&self, kid: &str, now: OffsetDateTime)
     -> Result<bool, StoreError>;
 
@@ -75,4 +95,15 @@ pub trait SigningKeyStore: Send + Sync {
         &self,
         cutoff: OffsetDateTime,
     ) -> Result<u64, StoreError>;
+
+    /// In one transaction: records `kid` revoked and deletes its row, sealed private key
+    /// included. `NotFound` if no such key was ever stored (or it was deleted after retirement).
+    async fn revoke_signing_key(
+        &self,
+        kid: &str,
+        now: OffsetDateTime,
+    ) -> Result<KeyRevocationOutcome, StoreError>;
+
+    /// Every revoked key, oldest revocation first.
+    async fn list_signing_key_revocations(&self) -> Result<Vec<SigningKeyRevocation>, StoreError>;
 }

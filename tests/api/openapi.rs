@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use gatehouse::admin::clients::NewClient;
 use gatehouse::clock::Clock;
+use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{ClientId, ScopeSet};
 use gatehouse::http::ROUTES;
 use serde_norway::Value;
@@ -124,6 +125,8 @@ struct Fixtures {
     client_id: String,
     user_id: String,
     grant_id: String,
+    /// A staged key: revoking it leaves the probe's own token valid.
+    kid: String,
 }
 
 impl Fixtures {
@@ -155,11 +158,18 @@ impl Fixtures {
             )
             .await
             .unwrap();
+        let staged = app
+            .state
+            .keys
+            .rotate(SigningAlgorithm::Es256, false, app.clock.now(), "test")
+            .await
+            .unwrap();
         Self {
             token,
             client_id: client.id,
             user_id: user.id.to_string(),
             grant_id: grant.id.to_string(),
+            kid: staged.kid,
         }
     }
 
@@ -174,7 +184,8 @@ impl Fixtures {
         } else {
             "probe"
         };
-        let url = format!("{}{}", app.address, path.replace("{id}", id));
+        let path = path.replace("{id}", id).replace("{kid}", &self.kid);
+        let url = format!("{}{path}", app.address);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = app
             .client

@@ -10,9 +10,12 @@ use serde_json::Value;
 
 mod apply;
 mod clients;
+#[path = "../common/mod.rs"]
+mod common;
 mod config_errors;
 mod embedded;
 mod ephemeral;
+mod keys;
 mod users;
 
 /// `gatehouse ARGS` in `dir`, with no `GATEHOUSE_*` variable inherited from the caller.

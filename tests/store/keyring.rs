@@ -6,7 +6,7 @@ use std::sync::Arc;
 use gatehouse::config::{EncryptionKey, KeySettings};
 use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::keyring::{KeyRing, KeyRingError};
-use gatehouse::store::{Database, KeyState};
+use gatehouse::store::{Database, KeyState, StoreError};
 
 use crate::durable::{fresh_database, t};
 
@@ -52,6 +52,9 @@ macro_rules! every_case {
             retired_keys_stay_published_for_their_retention_then_go,
             the_ring_rotates_on_schedule_by_itself,
             a_wrong_key_encryption_key_is_an_error_never_a_new_key,
+            revoking_the_signing_key_promotes_a_successor_first,
+            a_revoked_key_is_never_listed_promoted_or_stored_again,
+            a_second_ring_on_the_same_database_sees_a_revocation_once_it_reloads,
         );
     };
 }
@@ -287,4 +290,114 @@ async fn the_embedded_default_creates_its_key_file_once_and_refuses_to_lose_it()
         "{without_file:?}"
     );
     assert!(!file.exists(), "no new key-encryption key was made");
+}
+
+async fn revoking_the_signing_key_promotes_a_successor_first(
+    db: Arc<dyn Database>,
+    dir: tempfile::TempDir,
+) {
+    let ring = KeyRing::open(db.clone(), &settings(&dir)).await.unwrap();
+    ring.maintain(t(0), "test").await.unwrap();
+    let staged = ring
+        .rotate(SigningAlgorithm::Es256, false, t(1), "test")
+        .await
+        .unwrap();
+    let old = ring.active_key(SigningAlgorithm::Es256).unwrap();
+
+    let revoked = ring.revoke(old.kid(), t(2), "test").await.unwrap();
+
+    assert!(revoked.newly_revoked);
+    assert_eq!(revoked.revoked_at, t(2));
+    let successor = revoked.successor.unwrap();
+    assert_eq!(successor.kid, staged.kid, "the staged key takes over");
+    assert_eq!(
+        ring.active_key(SigningAlgorithm::Es256).unwrap().kid(),
+        staged.kid
+    );
+    assert_eq!(states(&ring, SigningAlgorithm::Es256), [KeyState::Active]);
+    assert!(ring.is_revoked(old.kid()));
+    assert!(ring.verifying_key(old.kid(), t(2)).await.is_none());
+    assert!(ring.verifying_key(&staged.kid, t(2)).await.is_some());
+    let audit = db.recent_audit_events(10).await.unwrap();
+    let event = &audit
+        .iter()
+        .find(|e| e.event.action == "signing_key.revoked")
+        .unwrap()
+        .event;
+    assert_eq!(event.target_id.as_deref(), Some(old.kid()));
+    assert_eq!(event.details["successor"], staged.kid.as_str());
+}
+
+async fn a_revoked_key_is_never_listed_promoted_or_stored_again(
+    db: Arc<dyn Database>,
+    dir: tempfile::TempDir,
+) {
+    let ring = KeyRing::open(db.clone(), &settings(&dir)).await.unwrap();
+    ring.maintain(t(0), "test").await.unwrap();
+    let staged = ring
+        .rotate(SigningAlgorithm::Rs256, false, t(1), "test")
+        .await
+        .unwrap();
+    let record = db
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|k| k.kid == staged.kid)
+        .unwrap();
+
+    let revoked = ring.revoke(&staged.kid, t(2), "test").await.unwrap();
+    let again = ring.revoke(&staged.kid, t(3), "test").await.unwrap();
+
+    assert!(revoked.successor.is_none(), "a staged key signs nothing");
+    assert!(!again.newly_revoked);
+    assert_eq!(again.revoked_at, t(2), "the first revocation stands");
+    assert!(!db.promote_signing_key(&staged.kid, t(4)).await.unwrap());
+    let stored_again = db.insert_signing_key(&record).await;
+    assert!(
+        matches!(stored_again, Err(StoreError::Conflict { .. })),
+        "{stored_again:?}"
+    );
+    let listed = db.list_signing_keys().await.unwrap();
+    assert!(listed.iter().all(|k| k.kid != staged.kid));
+    let revocations = db.list_signing_key_revocations().await.unwrap();
+    assert_eq!(revocations.len(), 1);
+    assert_eq!(revocations[0].kid, staged.kid);
+    // the schedule stages a new successor, never the revoked one
+    ring.maintain(t(40 * 24 * HOUR as i64), "test")
+        .await
+        .unwrap();
+    assert!(ring.published_key(&staged.kid).is_none());
+    assert!(!ring.jwks_json().contains(&staged.kid));
+    assert_eq!(
+        states(&ring, SigningAlgorithm::Rs256).len(),
+        2,
+        "active and a new next"
+    );
+    match ring.revoke("no-such-kid", t(5), "test").await {
+        Err(KeyRingError::UnknownKey { kid }) => assert_eq!(kid, "no-such-kid"),
+        other => panic!("expected UnknownKey, got {other:?}"),
+    }
+}
+
+async fn a_second_ring_on_the_same_database_sees_a_revocation_once_it_reloads(
+    db: Arc<dyn Database>,
+    dir: tempfile::TempDir,
+) {
+    let a = KeyRing::open(db.clone(), &settings(&dir)).await.unwrap();
+    a.maintain(t(0), "test").await.unwrap();
+    let b = KeyRing::open(db.clone(), &settings(&dir)).await.unwrap();
+    let old = a.active_key(SigningAlgorithm::Es256).unwrap();
+    assert!(b.verifying_key(old.kid(), t(1)).await.is_some());
+
+    let revoked = a.revoke(old.kid(), t(1), "test").await.unwrap();
+    let successor = revoked.successor.unwrap();
+
+    // an unknown kid reloads by itself; a known one waits for the announcement
+    assert!(b.verifying_key(&successor.kid, t(1)).await.is_some());
+    assert!(b.verifying_key(old.kid(), t(1)).await.is_none());
+    assert_eq!(
+        b.active_key(SigningAlgorithm::Es256).unwrap().kid(),
+        successor.kid
+    );
 }

@@ -59,7 +59,8 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, ApiError> {
 async fn authenticate(state: &AppState, token: &str, method: &Method) -> Result<Caller, ApiError> {
     let invalid = ApiError::InvalidToken { token_sent: true };
     let now = state.clock.now();
-    let claims = verify_access_token(&state.keys, state.issuer.as_str(), token, now)
+    let claims = verify_access_token(state, token, now)
+        .await
         .map_err(|_| ApiError::InvalidToken { token_sent: true })?;
     match ensure_not_revoked(state, &claims).await {
         Ok(()) => {}

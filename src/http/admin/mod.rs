@@ -125,6 +125,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
+        web::resource("/v1/keys/{kid}/revoke")
+            .route(web::post().to(keys::post_key_revoke))
+            .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
         web::resource("/v1/grants")
             .route(web::get().to(grants::get_grants))
             .default_service(web::to(|| not_allowed("GET"))),
