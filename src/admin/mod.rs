@@ -228,10 +228,7 @@ pub(crate) async fn cut_off(
     subject: &str,
     now: OffsetDateTime,
 ) -> Result<(), AdminError> {
-    db.record_change(&NewChange::cut_off(kind, subject, now))
-        .await
-        .map(drop)
-        .map_err(AdminError::from)
+    record(db, NewChange::cut_off(kind, subject, now)).await
 }
 
 /// Records in the change feed that cached copies of `subject` must be read again. Written
@@ -242,7 +239,11 @@ pub(crate) async fn note_changed(
     subject: &str,
     now: OffsetDateTime,
 ) -> Result<(), AdminError> {
-    db.record_change(&NewChange::changed(kind, subject, now))
+    record(db, NewChange::changed(kind, subject, now)).await
+}
+
+async fn record(db: &dyn Database, change: NewChange) -> Result<(), AdminError> {
+    db.record_change(&change)
         .await
         .map(drop)
         .map_err(AdminError::from)

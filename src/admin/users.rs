@@ -34,25 +34,13 @@ pub async fn create_user(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<User, AdminError> {
-    insert_new_user(db, hasher, request, password, actor, now, None).await
+    create_user_once(db, hasher, request, password, actor, now, None).await
 }
 
 /// As [`create_user`], storing the idempotency record `remember` makes of the result (if any)
 /// in the same transaction as the user. A live record for the same caller and key is a
 /// `Conflict` and creates nothing.
 pub async fn create_user_once(
-    db: &dyn Database,
-    hasher: &PasswordHasher,
-    request: NewUser,
-    password: Option<Password>,
-    actor: &str,
-    now: OffsetDateTime,
-    remember: Option<Remember<User>>,
-) -> Result<User, AdminError> {
-    insert_new_user(db, hasher, request, password, actor, now, remember).await
-}
-
-async fn insert_new_user(
     db: &dyn Database,
     hasher: &PasswordHasher,
     request: NewUser,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::admin::{ApiError, body};
 use crate::admin::FieldError;
-use crate::admin::clients::MAX_ACCESS_TOKEN_TTL_SECS;
+use crate::admin::clients::{MAX_ACCESS_TOKEN_TTL_SECS, admin_api_audience, has_admin_scope};
 use crate::domain::ScopeSet;
 use crate::oauth::tokens::{
     MintRequest, OneOrMany, is_reserved_access_token_claim, mint_access_token,
@@ -40,7 +40,12 @@ pub async fn post_testing_tokens(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (request, _) = body::json::<MintBody>(&req, payload, body::JSON).await?;
-    let request = request.parse(state.settings.tokens.access_token_ttl_secs)?;
+    let aud_given = request.aud.is_some();
+    let mut request = request.parse(state.settings.tokens.access_token_ttl_secs)?;
+    // As for issued tokens: one that carries an admin scope is for the admin API.
+    if !aud_given && has_admin_scope(&request.scope) {
+        request.aud = OneOrMany::One(admin_api_audience(state.issuer.as_str()));
+    }
     let expires_in = request.lifetime_secs;
     let token =
         mint_access_token(&state, request, state.clock.now()).map_err(ApiError::Internal)?;

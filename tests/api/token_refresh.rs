@@ -392,6 +392,8 @@ async fn patch(app: &TestApp, client: &RegisteredClient, changes: Value) {
     )
     .await
     .expect("the client changes");
+    // As from the CLI: the instance learns it from the change feed.
+    app.read_changes().await;
 }
 
 async fn a_refresh_grants_only_the_scopes_the_client_still_holds(backend: Backend) {
@@ -551,6 +553,7 @@ async fn a_deleted_user_cannot_refresh_and_their_grants_are_gone(backend: Backen
     let ann = delete_user(app.state.db.as_ref(), "ann", "test", app.clock.now())
         .await
         .unwrap();
+    app.read_changes().await;
 
     let response = refresh(&app, &client, &signed_in.refresh_token.unwrap(), &[]).await;
 

@@ -188,3 +188,25 @@ fn rotate_secret_and_delete() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(stderr_of(&missing).contains("not found"));
 }
+
+#[test]
+fn disable_and_enable_a_client() {
+    let dir = tempfile::tempdir().unwrap();
+    json_of(&run(gatehouse(dir.path()).args([
+        "clients", "create", "--name", "svc", "--id", "svc", "--output", "json",
+    ])));
+
+    let disabled = run(gatehouse(dir.path()).args(["clients", "disable", "svc"]));
+    assert!(disabled.status.success(), "{}", stderr_of(&disabled));
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["clients", "show", "svc", "--output", "json"])
+    ));
+    assert_eq!(shown["disabled"], true);
+
+    let enabled = run(gatehouse(dir.path()).args(["clients", "enable", "svc"]));
+    assert!(enabled.status.success(), "{}", stderr_of(&enabled));
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["clients", "show", "svc", "--output", "json"])
+    ));
+    assert_eq!(shown["disabled"], false);
+}

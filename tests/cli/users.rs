@@ -162,3 +162,52 @@ fn set_password_refuses_a_password_argument() {
     assert!(!output.status.success());
     assert!(!stderr_of(&output).contains("secret123"));
 }
+
+/// The cut-offs the change feed holds for `subject` in the embedded database of `dir`.
+fn cut_offs(dir: &Path, kind: &str, subject: &str) -> i64 {
+    let url = format!("sqlite://{}", dir.join("data/gatehouse.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM changes WHERE kind = ? AND subject = ?")
+            .bind(kind)
+            .bind(subject)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn sign_out_disable_and_enable_end_what_a_person_holds_on_every_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json_of(&run_with_stdin(
+        dir.path(),
+        &[&CREATE_ANN[..], &["json"]].concat(),
+        "a long passphrase\n",
+    ));
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let signed_out = run(gatehouse(dir.path()).args(["users", "sign-out", "ann"]));
+    assert!(signed_out.status.success(), "{}", stderr_of(&signed_out));
+    assert!(stderr_of(&signed_out).contains("signed out ann"));
+    // What every running instance follows: a cut-off of the person in the database.
+    assert_eq!(cut_offs(dir.path(), "user", &id), 1);
+
+    let disabled = run(gatehouse(dir.path()).args(["users", "disable", "ann"]));
+    assert!(disabled.status.success(), "{}", stderr_of(&disabled));
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["users", "show", "ann", "--output", "json"])
+    ));
+    assert_eq!(shown["disabled"], true);
+    assert_eq!(cut_offs(dir.path(), "user", &id), 2);
+
+    let enabled = run(gatehouse(dir.path()).args(["users", "enable", "ann"]));
+    assert!(enabled.status.success(), "{}", stderr_of(&enabled));
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["users", "show", "ann", "--output", "json"])
+    ));
+    assert_eq!(shown["disabled"], false);
+
+    let unknown = run(gatehouse(dir.path()).args(["users", "sign-out", "nobody"]));
+    assert!(!unknown.status.success());
+}
