@@ -369,6 +369,8 @@ pub async fn delete_client(
     // Every token of the client ends now, on every instance, before the client goes.
     cut_off(db, ChangeKind::Client, id.as_str(), now).await?;
     db.delete_client(&id, expected_version).await?;
+    // An instance that read the client again between the cut-off and the delete drops it now.
+    note_changed(db, ChangeKind::ClientChanged, id.as_str(), now).await?;
     audit(db, actor, "client.deleted", "client", id.as_str(), now).await;
     Ok(())
 }
