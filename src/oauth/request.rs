@@ -103,9 +103,10 @@ fn parse_params(encoded: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
             continue;
         }
         if !REPEATABLE.contains(&name.as_ref()) && params.iter().any(|(n, _)| *n == name) {
-            return Err(OAuthError::invalid_request(format!(
-                "the parameter `{name}` is repeated"
-            )));
+            // The name is the caller's text: never echoed (RFC 6749 §5.2).
+            return Err(OAuthError::invalid_request(
+                "a parameter is repeated (RFC 6749 section 3.1)",
+            ));
         }
         params.push((name.into_owned(), value.into_owned()));
     }
