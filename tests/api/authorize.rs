@@ -215,7 +215,22 @@ async fn authorize_refuses_a_client_without_the_authorization_code_grant(backend
     assert_error_redirect(&app, &response, "unauthorized_client");
 }
 
+/// RFC 6749 §3.1: a parameter sent twice is refused even when its first value is empty.
+/// Which value was meant is unknown, so nothing is trusted: an error page, never a redirect.
+async fn authorize_refuses_a_repeated_parameter_whose_first_value_is_empty(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let url = authorize_url(&app, &client.id, &[("scope", Some(""))]);
+
+    let response = get(&app, &format!("{url}&scope=openid")).await;
+
+    crate::pages::assert_error_page(response, 400).await;
+}
+
 crate::on_every_backend!(
+    authorize_refuses_a_repeated_parameter_whose_first_value_is_empty,
     authorize_shows_an_error_page_for_a_redirect_uri_not_registered_byte_for_byte,
     authorize_shows_an_error_page_for_an_unknown_client_id,
     authorize_shows_an_error_page_for_a_missing_client_id_or_redirect_uri,

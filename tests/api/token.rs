@@ -100,6 +100,19 @@ fn assert_description_in_rfc_charset(body: &Value) -> &str {
     description
 }
 
+/// RFC 6749 §3.1: a parameter sent twice is refused even when its first value is empty.
+async fn token_rejects_a_repeated_parameter_whose_first_value_is_empty(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(confidential_client()).await;
+
+    let form = [CLIENT_CREDENTIALS, ("scope", ""), ("scope", "orders:write")];
+    let response = app.post_token(&form, client.basic()).await;
+
+    assert_oauth_error(response, 400, "invalid_request").await;
+}
+
 async fn token_error_descriptions_never_echo_the_request(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -356,6 +369,7 @@ crate::on_every_backend!(
     token_rejects_a_missing_grant_type,
     token_rejects_a_repeated_parameter,
     token_error_descriptions_never_echo_the_request,
+    token_rejects_a_repeated_parameter_whose_first_value_is_empty,
     token_rejects_a_json_body,
     token_rejects_two_authentication_methods_at_once,
     token_rejects_a_wrong_secret_with_a_basic_challenge,
