@@ -23,11 +23,15 @@ pub enum ErrorCode {
     LoginRequired,
     ConsentRequired,
     InteractionRequired,
+    /// OIDC Core §3.1.2.6: the `request` parameter (a Request Object) is not supported.
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
     /// Every code, for tests that must cover them all.
-    pub const ALL: [ErrorCode; 17] = [
+    pub const ALL: [ErrorCode; 19] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -45,6 +49,8 @@ impl ErrorCode {
         Self::LoginRequired,
         Self::ConsentRequired,
         Self::InteractionRequired,
+        Self::RequestNotSupported,
+        Self::RequestUriNotSupported,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +72,8 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 
@@ -241,7 +249,14 @@ mod tests {
             (ErrorCode::LoginRequired, "login_required", 400),
             (ErrorCode::ConsentRequired, "consent_required", 400),
             (ErrorCode::InteractionRequired, "interaction_required", 400),
+            (ErrorCode::RequestNotSupported, "request_not_supported", 400),
+            (
+                ErrorCode::RequestUriNotSupported,
+                "request_uri_not_supported",
+                400,
+            ),
         ];
+        assert_eq!(expected.len(), ErrorCode::ALL.len());
         for (code, text, status) in expected {
             assert_eq!((code.as_str(), code.status()), (text, status));
         }
