@@ -209,7 +209,7 @@ impl Audience {
         }
         let url = Url::parse(s).map_err(|e| format!("not an absolute URI: {e}"))?;
         if url.fragment().is_some() || s.contains('#') {
-            return Err("an audience has no fragment (RFC 8707 §2)".into());
+            return Err("an audience has no fragment (RFC 8707 section 2)".into());
         }
         Ok(Self(s.to_owned()))
     }

@@ -88,12 +88,19 @@ fn check(
     redirect_uri: &str,
     state: Option<String>,
 ) -> Result<AuthorizationRequest, OAuthError> {
-    for unsupported in ["request", "request_uri"] {
-        if params.get(unsupported).is_some() {
-            return Err(OAuthError::invalid_request(format!(
-                "the `{unsupported}` parameter is not supported"
-            )));
-        }
+    // OIDC Core §3.1.2.6: Request Objects are not supported, by value or by reference;
+    // discovery says so (`request_parameter_supported: false`, OIDC Discovery §3).
+    if params.get("request").is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            Some("the request parameter is not supported".into()),
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            Some("the request_uri parameter is not supported".into()),
+        ));
     }
     match params.get("response_type") {
         Some("code") => {}

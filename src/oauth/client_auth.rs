@@ -197,6 +197,13 @@ async fn verify_assertion(
     if !ASSERTION_ALGORITHMS.contains(&header.alg) {
         return Err(rejected("the client assertion's algorithm is not accepted"));
     }
+    // RFC 7515 §4.1.11: a recipient that does not understand every extension listed in
+    // `crit` must refuse the JWS. Gatehouse understands none, so any `crit` is refused.
+    if names_critical_extensions(assertion) {
+        return Err(rejected(
+            "the client assertion lists critical extensions (crit) that are not understood",
+        ));
+    }
     // The claims are read before the signature is checked only to find the client's keys.
     let unverified =
         unverified_claims(assertion).ok_or_else(|| rejected("malformed client assertion"))?;
@@ -250,6 +257,22 @@ async fn verify_assertion(
         return Err(rejected("the client assertion was already used"));
     }
     Ok(client.clone())
+}
+
+/// Whether the protected header carries `crit` at all (an empty or malformed one is refused
+/// too: RFC 7515 §4.1.11 forbids an empty list).
+fn names_critical_extensions(assertion: &str) -> bool {
+    use base64::Engine as _;
+    let Some(header) = assertion.split('.').next() else {
+        return true;
+    };
+    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header) else {
+        return true;
+    };
+    match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&bytes) {
+        Ok(fields) => fields.contains_key("crit"),
+        Err(_) => true,
+    }
 }
 
 fn unverified_claims(assertion: &str) -> Option<AssertionClaims> {

@@ -62,6 +62,9 @@ pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
         "response_modes_supported": ["query"],
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
+        // OIDC Discovery §3: both default to true when omitted.
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": id_token_algs,
         "claims_supported": [

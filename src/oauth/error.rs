@@ -23,9 +23,36 @@ pub enum ErrorCode {
     LoginRequired,
     ConsentRequired,
     InteractionRequired,
+    /// OIDC Core §3.1.2.6: the `request` parameter (a Request Object) is not supported.
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
+    RequestUriNotSupported,
 }
 
 impl ErrorCode {
+    /// Every code, for tests that must cover them all.
+    pub const ALL: [ErrorCode; 19] = [
+        Self::InvalidRequest,
+        Self::InvalidClient,
+        Self::InvalidGrant,
+        Self::UnauthorizedClient,
+        Self::UnsupportedGrantType,
+        Self::InvalidScope,
+        Self::InvalidTarget,
+        Self::AccessDenied,
+        Self::UnsupportedResponseType,
+        Self::ServerError,
+        Self::TemporarilyUnavailable,
+        Self::InvalidToken,
+        Self::InsufficientScope,
+        Self::UnsupportedTokenType,
+        Self::LoginRequired,
+        Self::ConsentRequired,
+        Self::InteractionRequired,
+        Self::RequestNotSupported,
+        Self::RequestUriNotSupported,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InvalidRequest => "invalid_request",
@@ -45,6 +72,8 @@ impl ErrorCode {
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
         }
     }
 
@@ -83,7 +112,7 @@ impl OAuthError {
     pub fn new(code: ErrorCode, description: Option<Cow<'static, str>>) -> Self {
         Self {
             code,
-            description,
+            description: description.map(restrict_charset),
             basic_auth_attempted: false,
             source: None,
         }
@@ -135,6 +164,24 @@ impl OAuthError {
     pub fn source_error(&self) -> Option<&anyhow::Error> {
         self.source.as_ref()
     }
+}
+
+/// RFC 6749 §5.2: `error_description` is limited to %x20-21 / %x23-5B / %x5D-7E (printable
+/// ASCII without `"` and `\`). Anything else becomes `?`, so no text, ours or a caller's,
+/// ever leaves in a form the RFC forbids (and a `WWW-Authenticate` quoted-string stays valid).
+fn restrict_charset(description: Cow<'static, str>) -> Cow<'static, str> {
+    if description.chars().all(allowed_in_description) {
+        return description;
+    }
+    description
+        .chars()
+        .map(|c| if allowed_in_description(c) { c } else { '?' })
+        .collect::<String>()
+        .into()
+}
+
+fn allowed_in_description(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{21}' | '\u{23}'..='\u{5B}' | '\u{5D}'..='\u{7E}')
 }
 
 impl fmt::Debug for OAuthError {
@@ -202,10 +249,39 @@ mod tests {
             (ErrorCode::LoginRequired, "login_required", 400),
             (ErrorCode::ConsentRequired, "consent_required", 400),
             (ErrorCode::InteractionRequired, "interaction_required", 400),
+            (ErrorCode::RequestNotSupported, "request_not_supported", 400),
+            (
+                ErrorCode::RequestUriNotSupported,
+                "request_uri_not_supported",
+                400,
+            ),
         ];
+        assert_eq!(expected.len(), ErrorCode::ALL.len());
         for (code, text, status) in expected {
             assert_eq!((code.as_str(), code.status()), (text, status));
         }
+    }
+
+    #[test]
+    fn every_code_keeps_its_description_in_the_rfc_charset() {
+        let hostile = "a \"quoted\" \\ back\u{7}slash\r\n\u{e9}t\u{e9} \u{1F600}\u{7F}";
+        for code in ErrorCode::ALL {
+            let error = OAuthError::new(code, Some(hostile.to_owned().into()));
+            let Some(description) = error.public_description() else {
+                assert_eq!(code, ErrorCode::ServerError);
+                continue;
+            };
+            assert!(
+                description.chars().all(allowed_in_description),
+                "{code:?}: {description}"
+            );
+            assert_eq!(description, "a ?quoted? ? back?slash???t? ??", "{code:?}");
+        }
+        let plain = OAuthError::invalid_request("the `scope` parameter is missing!");
+        assert_eq!(
+            plain.public_description(),
+            Some("the `scope` parameter is missing!")
+        );
     }
 
     #[test]

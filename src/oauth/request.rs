@@ -1,6 +1,8 @@
 //! A form-encoded protocol request (RFC 6749 §3.2, §2.3.1), checked before any decision:
 //! the right media type, no repeated parameters, empty values treated as omitted (§3.1).
 
+use std::collections::HashSet;
+
 use base64::Engine as _;
 
 use super::OAuthError;
@@ -95,17 +97,20 @@ impl FormRequest {
 }
 
 /// Decodes `application/x-www-form-urlencoded` pairs: empty values count as omitted
-/// (RFC 6749 §3.1) and a repeated parameter is an error (§3.1, §3.2).
+/// (RFC 6749 §3.1) and a repeated parameter is an error (§3.1, §3.2), even when one of its
+/// values is empty: `scope=&scope=admin` is as ambiguous as two values.
 fn parse_params(encoded: &[u8]) -> Result<Vec<(String, String)>, OAuthError> {
+    let mut seen: HashSet<String> = HashSet::new();
     let mut params: Vec<(String, String)> = Vec::new();
     for (name, value) in url::form_urlencoded::parse(encoded) {
+        if !REPEATABLE.contains(&name.as_ref()) && !seen.insert(name.to_string()) {
+            // The name is the caller's text: never echoed (RFC 6749 §5.2).
+            return Err(OAuthError::invalid_request(
+                "a parameter is repeated (RFC 6749 section 3.1)",
+            ));
+        }
         if value.is_empty() {
             continue;
-        }
-        if !REPEATABLE.contains(&name.as_ref()) && params.iter().any(|(n, _)| *n == name) {
-            return Err(OAuthError::invalid_request(format!(
-                "the parameter `{name}` is repeated"
-            )));
         }
         params.push((name.into_owned(), value.into_owned()));
     }
@@ -149,8 +154,16 @@ mod tests {
 
     #[test]
     fn repeated_parameters_are_refused_except_resource() {
-        let error = FormRequest::parse(FORM, None, b"grant_type=a&grant_type=b").unwrap_err();
-        assert_eq!(error.code.as_str(), "invalid_request");
+        for body in [
+            &b"grant_type=a&grant_type=b"[..],
+            b"scope=&scope=admin",
+            b"scope=admin&scope=",
+            b"code=&code=",
+        ] {
+            let error = FormRequest::parse(FORM, None, body).unwrap_err();
+            assert_eq!(error.code.as_str(), "invalid_request");
+        }
+        assert!(FormRequest::from_query("state=&state=x").is_err());
         let ok = FormRequest::parse(FORM, None, b"resource=https://a&resource=https://b").unwrap();
         assert_eq!(ok.get_all("resource"), ["https://a", "https://b"]);
     }

@@ -47,7 +47,8 @@ pub async fn exchange(
     let grant_type = form.require("grant_type")?;
     let client = authenticate_client(&state.client_auth(now), form).await?;
     let grant = GrantType::parse(grant_type).map_err(|_| {
-        OAuthError::unsupported_grant_type(format!("grant type `{grant_type}` is not supported"))
+        // Never echo the caller's text (RFC 6749 §5.2 limits what a description may carry).
+        OAuthError::unsupported_grant_type("this grant type is not supported")
     })?;
     if !client.allows_grant(grant) {
         return Err(OAuthError::unauthorized_client(format!(

@@ -225,6 +225,37 @@ async fn unknown_fields_wrong_types_and_unknown_grants_are_named(backend: Backen
     }
 }
 
+/// RFC 8259 §4: a repeated member name is unpredictable (serde would keep the last one, so a
+/// reviewer reading the first would be misled): 422 naming the key, nothing stored.
+async fn a_body_with_a_repeated_key_is_refused_and_the_key_named(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let api = AdminApi::new(&app).await;
+    let (clients_before, _) = api.read("/v1/clients?limit=200").await;
+
+    let bodies = [
+        (
+            r#"{"name": "a", "scopes": ["openid"], "scopes": ["gatehouse:admin"]}"#,
+            "scopes",
+        ),
+        (r#"{"name": "a", "name": "b"}"#, "name"),
+    ];
+    for (body, field) in bodies {
+        let response = api
+            .request(reqwest::Method::POST, "/v1/clients")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation-error").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body} → {problem}");
+    }
+    let (clients_after, _) = api.read("/v1/clients?limit=200").await;
+    assert_eq!(clients_after, clients_before);
+}
+
 async fn a_request_that_fails_validation_changes_nothing(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -334,6 +365,7 @@ async fn the_cli_and_the_api_make_the_same_record(backend: Backend) {
 }
 
 crate::on_every_backend!(
+    a_body_with_a_repeated_key_is_refused_and_the_key_named,
     a_client_is_registered_read_replaced_patched_and_deleted,
     a_rotated_secret_works_and_the_old_one_lasts_for_the_overlap,
     a_rotation_outside_its_bounds_or_without_a_secret_is_refused,

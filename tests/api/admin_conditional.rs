@@ -65,7 +65,10 @@ async fn a_stale_or_foreign_etag_is_412_and_the_current_one_succeeds(backend: Ba
         "precondition-failed",
     )
     .await;
-    for foreign in ["W/\"2\"", "\"two\"", "2"] {
+    // Strong comparison (RFC 9110 §13.1.1): only the exact ETag issued matches, not a tag
+    // that merely parses to the same number.
+    assert_eq!(second, "\"2\"");
+    for foreign in ["W/\"2\"", "\"two\"", "2", "\"+2\"", "\" 2\"", "\"02\""] {
         let response = api.put(&path, &body, foreign).await;
         assert_problem(response, 412, "precondition-failed").await;
     }

@@ -215,7 +215,48 @@ async fn authorize_refuses_a_client_without_the_authorization_code_grant(backend
     assert_error_redirect(&app, &response, "unauthorized_client");
 }
 
+/// RFC 6749 §3.1: a parameter sent twice is refused even when its first value is empty.
+/// Which value was meant is unknown, so nothing is trusted: an error page, never a redirect.
+async fn authorize_refuses_a_repeated_parameter_whose_first_value_is_empty(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let url = authorize_url(&app, &client.id, &[("scope", Some(""))]);
+
+    let response = get(&app, &format!("{url}&scope=openid")).await;
+
+    crate::pages::assert_error_page(response, 400).await;
+}
+
+/// OIDC Core §3.1.2.6: once the client and redirect URI are verified, a Request Object by
+/// value or by reference is refused with its own error code, sent back to the client.
+async fn authorize_refuses_request_objects_with_their_own_codes(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let by_value = authorize_url(
+        &app,
+        &client.id,
+        &[("request", Some("eyJhbGciOiJub25lIn0.e30."))],
+    );
+    let by_reference = authorize_url(
+        &app,
+        &client.id,
+        &[("request_uri", Some("urn:ietf:params:oauth:request_uri:abc"))],
+    );
+
+    let by_value = get(&app, &by_value).await;
+    let by_reference = get(&app, &by_reference).await;
+
+    assert_error_redirect(&app, &by_value, "request_not_supported");
+    assert_error_redirect(&app, &by_reference, "request_uri_not_supported");
+}
+
 crate::on_every_backend!(
+    authorize_refuses_request_objects_with_their_own_codes,
+    authorize_refuses_a_repeated_parameter_whose_first_value_is_empty,
     authorize_shows_an_error_page_for_a_redirect_uri_not_registered_byte_for_byte,
     authorize_shows_an_error_page_for_an_unknown_client_id,
     authorize_shows_an_error_page_for_a_missing_client_id_or_redirect_uri,

@@ -57,6 +57,18 @@ async fn metadata_lists_only_what_is_implemented(backend: Backend) {
         metadata["response_types_supported"],
         serde_json::json!(["code"])
     );
+    // OIDC Discovery §3: omitted, both would mean true.
+    for document in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let metadata: Value = app.get(document).await.json().await.unwrap();
+        assert_eq!(metadata["request_parameter_supported"], false, "{document}");
+        assert_eq!(
+            metadata["request_uri_parameter_supported"], false,
+            "{document}"
+        );
+    }
     assert_eq!(
         metadata["code_challenge_methods_supported"],
         serde_json::json!(["S256"])

@@ -79,6 +79,20 @@ async fn introspect_rejects_a_missing_token(backend: Backend) {
     assert_oauth_error(response, 400, "invalid_request").await;
 }
 
+/// RFC 6749 §3.1 (RFC 7662 §2.1 uses its encoding): one value per parameter, even when the
+/// first is empty.
+async fn introspect_rejects_a_repeated_parameter_whose_first_value_is_empty(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, token) = client_with_token(&app).await;
+
+    let form = [("token", ""), ("token", token.as_str())];
+    let response = app.post_introspect(&form, client.basic()).await;
+
+    assert_oauth_error(response, 400, "invalid_request").await;
+}
+
 async fn introspect_describes_a_live_token(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -246,6 +260,7 @@ async fn introspect_answers_inactive_for_an_expired_token(backend: Backend) {
 }
 
 crate::on_every_backend!(
+    introspect_rejects_a_repeated_parameter_whose_first_value_is_empty,
     introspect_fails_closed_while_the_revocation_list_is_unreachable,
     introspect_rejects_an_unauthenticated_caller,
     introspect_rejects_a_public_client,

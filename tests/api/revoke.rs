@@ -102,6 +102,26 @@ async fn revoke_rejects_a_missing_token(backend: Backend) {
     assert_oauth_error(response, 400, "invalid_request").await;
 }
 
+/// RFC 6749 §3.1 (RFC 7009 §2.1 uses its encoding): one value per parameter, even when the
+/// first is empty; nothing is revoked.
+async fn revoke_rejects_a_repeated_parameter_whose_first_value_is_empty(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(confidential_client()).await;
+    let response = app
+        .post_token(&[("grant_type", "client_credentials")], client.basic())
+        .await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+
+    let form = [("token", ""), ("token", token)];
+    let response = app.post_revoke(&form, client.basic()).await;
+
+    assert_oauth_error(response, 400, "invalid_request").await;
+    assert_eq!(app.introspect(token, &client).await["active"], true);
+}
+
 async fn revoke_rejects_an_unauthenticated_caller(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -120,6 +140,7 @@ async fn revoke_rejects_an_unauthenticated_caller(backend: Backend) {
 }
 
 crate::on_every_backend!(
+    revoke_rejects_a_repeated_parameter_whose_first_value_is_empty,
     revoke_makes_a_token_inactive,
     revoke_looks_past_a_wrong_token_type_hint,
     revoke_answers_ok_for_a_token_it_does_not_know,

@@ -88,6 +88,57 @@ async fn token_rejects_a_repeated_parameter(backend: Backend) {
     assert_oauth_error(response, 400, "invalid_request").await;
 }
 
+/// RFC 6749 §5.2: `error_description` is %x20-21 / %x23-5B / %x5D-7E only.
+fn assert_description_in_rfc_charset(body: &Value) -> &str {
+    let description = body["error_description"].as_str().unwrap_or_default();
+    assert!(
+        description
+            .chars()
+            .all(|c| matches!(c, '\u{20}'..='\u{21}' | '\u{23}'..='\u{5B}' | '\u{5D}'..='\u{7E}')),
+        "{description}"
+    );
+    description
+}
+
+/// RFC 6749 §3.1: a parameter sent twice is refused even when its first value is empty.
+async fn token_rejects_a_repeated_parameter_whose_first_value_is_empty(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(confidential_client()).await;
+
+    let form = [CLIENT_CREDENTIALS, ("scope", ""), ("scope", "orders:write")];
+    let response = app.post_token(&form, client.basic()).await;
+
+    assert_oauth_error(response, 400, "invalid_request").await;
+}
+
+async fn token_error_descriptions_never_echo_the_request(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(confidential_client()).await;
+
+    let grant = app
+        .post_token(&[("grant_type", "x\"\\\u{e9}<injected>")], client.basic())
+        .await;
+    let repeated = app
+        .post_token(
+            &[
+                CLIENT_CREDENTIALS,
+                ("\u{e9}vil\"<injected>", "1"),
+                ("\u{e9}vil\"<injected>", "2"),
+            ],
+            client.basic(),
+        )
+        .await;
+
+    let body = assert_oauth_error(grant, 400, "unsupported_grant_type").await;
+    assert!(!assert_description_in_rfc_charset(&body).contains("injected"));
+    let body = assert_oauth_error(repeated, 400, "invalid_request").await;
+    assert!(!assert_description_in_rfc_charset(&body).contains("injected"));
+}
+
 async fn token_rejects_a_json_body(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -317,6 +368,8 @@ crate::on_every_backend!(
     token_lives_as_long_as_the_clients_own_lifetime,
     token_rejects_a_missing_grant_type,
     token_rejects_a_repeated_parameter,
+    token_error_descriptions_never_echo_the_request,
+    token_rejects_a_repeated_parameter_whose_first_value_is_empty,
     token_rejects_a_json_body,
     token_rejects_two_authentication_methods_at_once,
     token_rejects_a_wrong_secret_with_a_basic_challenge,

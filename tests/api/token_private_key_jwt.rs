@@ -142,6 +142,45 @@ async fn token_rejects_an_assertion_for_another_audience(backend: Backend) {
     assert_oauth_error(response, 401, "invalid_client").await;
 }
 
+/// Signs `claims` under a header that adds `extra` fields to the usual `alg`, `kid`, `typ`.
+fn sign_with_header(key: &SigningKey, extra: &Value, claims: &Value) -> String {
+    use base64::Engine as _;
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let mut header = json!({"alg": key.algorithm().as_str(), "kid": key.kid(), "typ": "JWT"});
+    for (name, value) in extra.as_object().unwrap() {
+        header[name] = value.clone();
+    }
+    let message = format!("{}.{}", b64(&header), b64(claims));
+    let signature = key.sign(message.as_bytes()).unwrap();
+    format!(
+        "{message}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+/// RFC 7515 §4.1.11: an extension listed in `crit` that the recipient does not understand
+/// makes the JWS invalid; Gatehouse understands none. A header without `crit` still passes.
+async fn token_rejects_an_assertion_with_critical_extensions(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, key) = register_key_client(&app).await;
+
+    let critical = sign_with_header(
+        &key,
+        &json!({"crit": ["urn:example:policy"], "urn:example:policy": "strict"}),
+        &claims(&app, &client),
+    );
+    let empty = sign_with_header(&key, &json!({"crit": []}), &claims(&app, &client));
+    let plain = sign_with_header(&key, &json!({}), &claims(&app, &client));
+
+    assert_oauth_error(post_assertion(&app, &critical).await, 401, "invalid_client").await;
+    assert_oauth_error(post_assertion(&app, &empty).await, 401, "invalid_client").await;
+    assert_eq!(post_assertion(&app, &plain).await.status(), 200);
+}
+
 async fn token_rejects_an_hs256_assertion(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -177,6 +216,7 @@ async fn token_rejects_an_assertion_whose_issuer_is_another_client(backend: Back
 }
 
 crate::on_every_backend!(
+    token_rejects_an_assertion_with_critical_extensions,
     token_accepts_a_private_key_jwt_assertion_for_either_audience,
     token_rejects_a_replayed_assertion,
     token_rejects_an_assertion_signed_by_another_key,

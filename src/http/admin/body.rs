@@ -103,7 +103,93 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(ApiError::invalid("<body>", "must be a JSON object"));
     }
+    // RFC 8259 §4: names SHOULD be unique, and with a repeated one "the behavior of software
+    // that receives such an object is unpredictable". serde keeps the last; refuse instead.
+    if let Some(path) = first_duplicate_key(bytes) {
+        return Err(ApiError::invalid(path, "is given more than once"));
+    }
     from_value(value)
+}
+
+/// The path (`name`, `claims.team`, `<body>` for nothing better) of the first object member
+/// whose name repeats an earlier one in the same object, if any. The text is valid JSON here.
+fn first_duplicate_key(bytes: &[u8]) -> Option<String> {
+    use serde::Deserializer as _;
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer
+        .deserialize_any(DuplicateFinder {
+            path: String::new(),
+        })
+        .unwrap_or_default()
+}
+
+/// Walks a JSON value and stops at the first repeated member name.
+struct DuplicateFinder {
+    path: String,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for DuplicateFinder {
+    type Value = Option<String>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for DuplicateFinder {
+    type Value = Option<String>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut index = 0usize;
+        let mut found = None;
+        while let Some(inner) = seq.next_element_seed(DuplicateFinder {
+            path: format!("{}[{index}]", self.path),
+        })? {
+            found = found.or(inner);
+            index += 1;
+        }
+        Ok(found)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        let mut found = None;
+        while let Some(name) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                name.clone()
+            } else {
+                format!("{}.{name}", self.path)
+            };
+            if !seen.insert(name) && found.is_none() {
+                found = Some(path.clone());
+            }
+            let inner = map.next_value_seed(DuplicateFinder { path })?;
+            found = found.or(inner);
+        }
+        Ok(found)
+    }
 }
 
 /// Converts an already parsed JSON value into `T` (422 naming the field on a mismatch).
@@ -225,6 +311,23 @@ mod tests {
                 .1
                 .contains("line")
         );
+    }
+
+    #[test]
+    fn a_repeated_member_name_is_refused_and_named() {
+        assert_eq!(
+            field_of(r#"{"name": "a", "name": "b"}"#),
+            ("name".into(), "is given more than once".into())
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a", "inner": {"ttl": 1, "ttl": 2}}"#).0,
+            "inner.ttl"
+        );
+        assert_eq!(
+            field_of(r#"{"name": "a", "uris": [{"x": 1, "x": 1}]}"#).0,
+            "uris[0].x"
+        );
+        assert!(parse::<Request>(br#"{"name": "a", "inner": {"ttl": 1}}"#).is_ok());
     }
 
     #[test]

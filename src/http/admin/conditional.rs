@@ -49,10 +49,14 @@ fn parse_if_match(value: &str) -> Result<Option<i64>, ApiError> {
     if tags.contains(&"*") {
         return Ok(None);
     }
-    // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches.
+    // If-Match compares strongly (RFC 9110 §13.1.1): a weak tag never matches, and only the
+    // exact string Gatehouse issued does: `"+3"`, `" 3"` or `"03"` are not `"3"`.
     let versions: Vec<i64> = tags
         .iter()
-        .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse().ok())
+        .filter_map(|t| {
+            let version: i64 = t.strip_prefix('"')?.strip_suffix('"')?.parse().ok()?;
+            (etag(version) == *t).then_some(version)
+        })
         .collect();
     match versions.as_slice() {
         [version] => Ok(Some(*version)),
@@ -74,7 +78,18 @@ mod tests {
         assert_eq!(parse_if_match("\"3\"").unwrap(), Some(3));
         assert_eq!(parse_if_match(" \"12\" ").unwrap(), Some(12));
         assert_eq!(parse_if_match("*").unwrap(), None);
-        for foreign in ["W/\"3\"", "3", "\"abc\"", "", "\"1\", \"2\""] {
+        for foreign in [
+            "W/\"3\"",
+            "3",
+            "\"abc\"",
+            "",
+            "\"1\", \"2\"",
+            "\"+3\"",
+            "\"03\"",
+            "\" 3\"",
+            "\"3 \"",
+            "\"-0\"",
+        ] {
             assert!(
                 matches!(
                     parse_if_match(foreign),
