@@ -76,6 +76,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// `Strict-Transport-Security: max-age` sent on every response when the issuer is https
+    /// (RFC 6797); 0 sends none. Never sent for a plain-http issuer.
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -86,6 +89,7 @@ impl Default for ServerSettings {
             public_url: None,
             shutdown_timeout_secs: 30,
             workers: None,
+            hsts_max_age_secs: 365 * 24 * 3600,
         }
     }
 }
