@@ -11,10 +11,13 @@ use gatehouse::admin::clients::{NewClient, patch_client};
 use gatehouse::admin::users::{delete_user, find_user, patch_user};
 use gatehouse::clock::Clock as _;
 
-use crate::flow::{PASSWORD, SignedIn, get_userinfo, refresh, sign_in_and_exchange, web_client};
+use crate::flow::{
+    PASSWORD, SignedIn, get_userinfo, redirect_params, refresh, sign_in_and_exchange, web_client,
+};
 use crate::helpers::{
     Backend, RegisteredClient, TestApp, assert_oauth_error, spawn_app, spawn_app_with,
 };
+use crate::pages::authorize_url;
 
 const OFFLINE: [&str; 3] = ["openid", "profile", "offline_access"];
 
@@ -260,7 +263,10 @@ async fn a_refresh_token_presented_by_another_client_is_refused(backend: Backend
     rotate(&app, &owner, &token).await;
 }
 
-async fn revoking_a_refresh_token_revokes_its_grant(backend: Backend) {
+/// RFC 7009 §2.1: revoking a refresh token (as a client does at logout) ends it, its family
+/// and their access tokens, but keeps the person's consent: the next authorization is not
+/// asked again.
+async fn revoking_a_refresh_token_ends_its_tokens_but_keeps_consent(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
@@ -282,6 +288,10 @@ async fn revoking_a_refresh_token_revokes_its_grant(backend: Backend) {
     .await;
     assert!(!accepted(&app, &client, &access_token).await);
     assert!(!accepted(&app, &client, &signed_in.access_token).await);
+    let url = authorize_url(&app, &client.id, &[("scope", Some(&OFFLINE.join(" ")))]);
+    let again = signed_in.browser.get(&url).await;
+    let params = redirect_params(&again);
+    assert!(params.contains_key("code"), "consent was kept: {params:?}");
 }
 
 async fn another_client_cannot_revoke_a_refresh_token(backend: Backend) {
@@ -779,7 +789,7 @@ crate::on_every_backend!(
     rotation_never_extends_a_family_beyond_its_absolute_lifetime,
     a_refresh_may_narrow_the_scope_but_not_widen_it,
     a_refresh_token_presented_by_another_client_is_refused,
-    revoking_a_refresh_token_revokes_its_grant,
+    revoking_a_refresh_token_ends_its_tokens_but_keeps_consent,
     another_client_cannot_revoke_a_refresh_token,
     introspection_describes_a_live_refresh_token_to_its_client,
     introspection_answers_inactive_for_a_used_revoked_or_idle_refresh_token,
