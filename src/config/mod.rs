@@ -76,6 +76,9 @@ pub struct ServerSettings {
     pub shutdown_timeout_secs: u64,
     /// HTTP worker threads; defaults to the number of cores.
     pub workers: Option<usize>,
+    /// `Strict-Transport-Security: max-age` sent on every response when the issuer is https
+    /// (RFC 6797); 0 sends none. Never sent for a plain-http issuer.
+    pub hsts_max_age_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -86,6 +89,7 @@ impl Default for ServerSettings {
             public_url: None,
             shutdown_timeout_secs: 30,
             workers: None,
+            hsts_max_age_secs: 365 * 24 * 3600,
         }
     }
 }
@@ -171,6 +175,9 @@ impl Default for KeySettings {
     }
 }
 
+/// The longest `tokens.client_assertion_max_lifetime_secs` accepted: one day of remembered `jti`s.
+pub const MAX_CLIENT_ASSERTION_LIFETIME_SECS: u64 = 86_400;
+
 /// The longest grace window for a rotated refresh token (RFC 9700 §4.14.2).
 pub const MAX_REFRESH_TOKEN_GRACE_SECS: u64 = 300;
 
@@ -181,7 +188,9 @@ pub struct TokenSettings {
     pub access_token_ttl_secs: u32,
     /// The algorithm access tokens are signed with; one of `keys.algorithms`.
     pub access_token_algorithm: crate::crypto::SigningAlgorithm,
-    /// The longest a `private_key_jwt` client assertion may live.
+    /// The longest a `private_key_jwt` client assertion may live (and its `jti` is remembered);
+    /// 3600 by default, what common client libraries send. At most
+    /// [`MAX_CLIENT_ASSERTION_LIFETIME_SECS`].
     pub client_assertion_max_lifetime_secs: u64,
     /// The algorithm ID tokens are signed with (OIDC requires RS256 support).
     pub id_token_algorithm: crate::crypto::SigningAlgorithm,
@@ -204,7 +213,7 @@ impl Default for TokenSettings {
         Self {
             access_token_ttl_secs: 900,
             access_token_algorithm: crate::crypto::SigningAlgorithm::Es256,
-            client_assertion_max_lifetime_secs: 300,
+            client_assertion_max_lifetime_secs: 3600,
             id_token_algorithm: crate::crypto::SigningAlgorithm::Rs256,
             refresh_token_idle_secs: 14 * 24 * 3600,
             refresh_token_absolute_secs: 90 * 24 * 3600,
@@ -431,6 +440,17 @@ impl Settings {
                 ));
             }
         }
+        if !(1..=MAX_CLIENT_ASSERTION_LIFETIME_SECS)
+            .contains(&self.tokens.client_assertion_max_lifetime_secs)
+        {
+            return Err(ConfigError::new(
+                "tokens.client_assertion_max_lifetime_secs",
+                format!(
+                    "must be 1 to {MAX_CLIENT_ASSERTION_LIFETIME_SECS}: every assertion's jti \
+                     is remembered that long"
+                ),
+            ));
+        }
         if self.tokens.clock_leeway_secs > 300 {
             return Err(ConfigError::new(
                 "tokens.clock_leeway_secs",
@@ -550,5 +570,27 @@ mod tests {
             "tokens.public_refresh_token_grace_secs"
         );
         assert!(longest.validate().is_ok());
+    }
+
+    #[test]
+    fn client_assertions_live_an_hour_by_default_and_at_most_a_day() {
+        assert_eq!(
+            TokenSettings::default().client_assertion_max_lifetime_secs,
+            3600
+        );
+        let mut longest = Settings::default();
+        longest.tokens.client_assertion_max_lifetime_secs = MAX_CLIENT_ASSERTION_LIFETIME_SECS;
+        let mut too_long = Settings::default();
+        too_long.tokens.client_assertion_max_lifetime_secs = MAX_CLIENT_ASSERTION_LIFETIME_SECS + 1;
+        let mut zero = Settings::default();
+        zero.tokens.client_assertion_max_lifetime_secs = 0;
+
+        assert!(longest.validate().is_ok());
+        for bad in [too_long, zero] {
+            assert_eq!(
+                bad.validate().unwrap_err().key,
+                "tokens.client_assertion_max_lifetime_secs"
+            );
+        }
     }
 }

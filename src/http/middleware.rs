@@ -2,7 +2,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _, web};
 use tracing_actix_web::RequestId;
@@ -25,6 +25,35 @@ pub async fn set_request_id_header(
         res.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     Ok(res)
+}
+
+/// `Strict-Transport-Security: max-age=N` (RFC 6797 §6.1) on every response, errors included,
+/// when the issuer is https and `server.hsts_max_age_secs` is not 0. Never on a plain-http
+/// issuer: a browser ignores it there (RFC 6797 §8.1), and it would only mislead.
+pub async fn strict_transport_security(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let header = req.app_data::<web::Data<AppState>>().and_then(|state| {
+        hsts_header(
+            state.issuer.as_str(),
+            state.settings.server.hsts_max_age_secs,
+        )
+    });
+    // Handler and extractor errors reach here already turned into responses (actix-web).
+    let mut res = next.call(req).await?;
+    if let Some(value) = header {
+        res.headers_mut().insert(STRICT_TRANSPORT_SECURITY, value);
+    }
+    Ok(res)
+}
+
+/// The HSTS header value for `issuer`, or `None` when it must not be sent.
+fn hsts_header(issuer: &str, max_age_secs: u64) -> Option<HeaderValue> {
+    if max_age_secs == 0 || !issuer.starts_with("https://") {
+        return None;
+    }
+    HeaderValue::from_str(&format!("max-age={max_age_secs}")).ok()
 }
 
 /// After a change through the admin API, this instance reads the change feed before it
@@ -75,4 +104,21 @@ pub async fn observe_request(
             .observe_request(method.as_str(), route, status, elapsed);
     }
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hsts_header;
+
+    #[test]
+    fn hsts_only_for_an_https_issuer_and_a_positive_max_age() {
+        assert_eq!(
+            hsts_header("https://id.example.com", 31_536_000)
+                .as_ref()
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=31536000")
+        );
+        assert!(hsts_header("http://127.0.0.1:8080", 31_536_000).is_none());
+        assert!(hsts_header("https://id.example.com", 0).is_none());
+    }
 }

@@ -13,7 +13,9 @@ mod testing;
 
 use actix_web::web;
 
-pub use self::middleware::{observe_request, read_own_admin_changes, set_request_id_header};
+pub use self::middleware::{
+    observe_request, read_own_admin_changes, set_request_id_header, strict_transport_security,
+};
 
 /// The paths of the protocol endpoints, also used to build their absolute URLs.
 pub mod paths {

@@ -231,8 +231,15 @@ async fn verify_assertion(
     if claims.exp + leeway <= now {
         return Err(rejected("the client assertion has expired"));
     }
-    if claims.exp > now + ctx.max_assertion_lifetime.as_secs() as i64 + leeway {
-        return Err(rejected("the client assertion lives too long"));
+    // RFC 7523 §3 leaves the longest lifetime to us; it also bounds how long a `jti` is
+    // remembered. The description names both numbers, in the RFC 6749 §5.2 charset.
+    let max = ctx.max_assertion_lifetime.as_secs() as i64;
+    let lifetime = claims.exp - now;
+    if lifetime > max + leeway {
+        return Err(OAuthError::invalid_client(format!(
+            "the client assertion expires in {lifetime} seconds, longer than the maximum \
+             lifetime of {max} seconds"
+        )));
     }
     if claims.nbf.is_some_and(|nbf| nbf > now + leeway)
         || claims.iat.is_some_and(|iat| iat > now + leeway)

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::client_auth::authenticate_client;
-use super::tokens::revoke_issued_under;
+use super::grants::refresh_token::revoke_family;
 use super::tokens::{revoke_access_token, verify_access_token};
 use super::{FormRequest, OAuthError};
 use crate::crypto::sha256;
@@ -42,9 +42,9 @@ pub async fn revoke(
     Ok(())
 }
 
-/// A refresh token ends its whole grant: the refresh tokens under it and the access tokens
-/// issued from them (RFC 7009 §2.1: "the authorization server SHOULD also invalidate the
-/// access tokens based on the same authorization grant").
+/// A refresh token ends its family: the refresh tokens rotated from the same authorization
+/// code and the access tokens issued from them (RFC 7009 §2.1: "the authorization server SHOULD
+/// also invalidate the access tokens based on the same authorization grant"); the consent stays.
 async fn revoke_refresh_token(
     state: &AppState,
     client: &Client,
@@ -66,12 +66,17 @@ async fn revoke_refresh_token(
             "a client may revoke only the tokens issued to it",
         ));
     }
-    state
-        .db
-        .revoke_grant(grant.id, now)
-        .await
-        .map_err(OAuthError::server_error)?;
-    revoke_issued_under(state, Some(grant.id), None, now).await?;
-    tracing::info!(client_id = %client.id, grant_id = %grant.id, "refresh token revoked with its grant");
+    // The family is what one authorization code led to (RFC 6749 §1.3: the code is the
+    // authorization grant): its refresh tokens and access tokens end. The person's consent
+    // (the stored grant) stays, so a client that revokes its refresh token at logout does not
+    // make the person consent again; revoking the grant itself is the admin API's and the
+    // CLI's (`DELETE /v1/grants/{id}`).
+    revoke_family(state, grant.id, record.family_id, now).await?;
+    tracing::info!(
+        client_id = %client.id,
+        grant_id = %grant.id,
+        family_id = %record.family_id,
+        "refresh token revoked with its family"
+    );
     Ok(())
 }

@@ -28,6 +28,7 @@ mod current_truth;
 mod discovery;
 mod grant_lifetime;
 mod health;
+mod hsts;
 mod id_token;
 mod introspect;
 mod jwks;

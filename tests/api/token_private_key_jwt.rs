@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{
     Backend, RegisteredClient, TestApp, assert_oauth_error, confidential_client, spawn_app,
+    spawn_app_with,
 };
 use crate::jose::es256_key;
 
@@ -122,11 +123,67 @@ async fn token_rejects_an_assertion_that_lives_too_long(backend: Backend) {
     };
     let (client, key) = register_key_client(&app).await;
     let mut claims = claims(&app, &client);
-    claims["exp"] = json!(app.now() + 400);
+    claims["exp"] = json!(app.now() + 3700);
 
     let response = post_assertion(&app, &sign(&key, &claims)).await;
 
-    assert_oauth_error(response, 401, "invalid_client").await;
+    let body = assert_oauth_error(response, 401, "invalid_client").await;
+    // Both numbers, in the RFC 6749 §5.2 charset (no `"` or `\`).
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("3700"), "{description}");
+    assert!(description.contains("3600"), "{description}");
+    assert!(
+        description
+            .chars()
+            .all(|c| matches!(c, ' '..='~') && c != '"' && c != '\\'),
+        "{description}"
+    );
+}
+
+/// Authlib and other libraries send assertions living an hour: accepted by default, and each
+/// `jti` is refused again for as long as its assertion lives (RFC 7523 §3).
+async fn token_accepts_an_hour_long_assertion_once_for_its_whole_lifetime(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, key) = register_key_client(&app).await;
+    let mut claims = claims(&app, &client);
+    claims["exp"] = json!(app.now() + 3600);
+    let assertion = sign(&key, &claims);
+
+    let first = post_assertion(&app, &assertion).await;
+    app.clock.advance(Duration::from_secs(3500));
+    let replay = post_assertion(&app, &assertion).await;
+
+    assert_eq!(first.status(), 200);
+    assert_oauth_error(replay, 401, "invalid_client").await;
+    // Instances share the memory of used `jti`s only through Redis.
+    if backend == Backend::Shared {
+        let on_another_instance = app.spawn_instance().await;
+        let replay_elsewhere = post_assertion(&on_another_instance, &assertion).await;
+        assert_oauth_error(replay_elsewhere, 401, "invalid_client").await;
+    }
+}
+
+/// A shorter configured maximum holds, and the description names it.
+async fn token_honours_a_configured_assertion_lifetime(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.tokens.client_assertion_max_lifetime_secs = 120;
+    })
+    .await
+    else {
+        return;
+    };
+    let (client, key) = register_key_client(&app).await;
+    let mut claims = claims(&app, &client);
+    claims["exp"] = json!(app.now() + 600);
+
+    let response = post_assertion(&app, &sign(&key, &claims)).await;
+
+    let body = assert_oauth_error(response, 401, "invalid_client").await;
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("600"), "{description}");
+    assert!(description.contains("120"), "{description}");
 }
 
 async fn token_rejects_an_assertion_for_another_audience(backend: Backend) {
@@ -222,6 +279,8 @@ crate::on_every_backend!(
     token_rejects_an_assertion_signed_by_another_key,
     token_rejects_an_expired_assertion,
     token_rejects_an_assertion_that_lives_too_long,
+    token_accepts_an_hour_long_assertion_once_for_its_whole_lifetime,
+    token_honours_a_configured_assertion_lifetime,
     token_rejects_an_assertion_for_another_audience,
     token_rejects_an_hs256_assertion,
     token_rejects_an_assertion_whose_issuer_is_another_client,

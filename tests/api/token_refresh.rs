@@ -11,10 +11,13 @@ use gatehouse::admin::clients::{NewClient, patch_client};
 use gatehouse::admin::users::{delete_user, find_user, patch_user};
 use gatehouse::clock::Clock as _;
 
-use crate::flow::{PASSWORD, SignedIn, get_userinfo, refresh, sign_in_and_exchange, web_client};
+use crate::flow::{
+    PASSWORD, SignedIn, get_userinfo, redirect_params, refresh, sign_in_and_exchange, web_client,
+};
 use crate::helpers::{
     Backend, RegisteredClient, TestApp, assert_oauth_error, spawn_app, spawn_app_with,
 };
+use crate::pages::authorize_url;
 
 const OFFLINE: [&str; 3] = ["openid", "profile", "offline_access"];
 
@@ -260,7 +263,10 @@ async fn a_refresh_token_presented_by_another_client_is_refused(backend: Backend
     rotate(&app, &owner, &token).await;
 }
 
-async fn revoking_a_refresh_token_revokes_its_grant(backend: Backend) {
+/// RFC 7009 §2.1: revoking a refresh token (as a client does at logout) ends it, its family
+/// and their access tokens, but keeps the person's consent: the next authorization is not
+/// asked again.
+async fn revoking_a_refresh_token_ends_its_tokens_but_keeps_consent(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
@@ -282,6 +288,10 @@ async fn revoking_a_refresh_token_revokes_its_grant(backend: Backend) {
     .await;
     assert!(!accepted(&app, &client, &access_token).await);
     assert!(!accepted(&app, &client, &signed_in.access_token).await);
+    let url = authorize_url(&app, &client.id, &[("scope", Some(&OFFLINE.join(" ")))]);
+    let again = signed_in.browser.get(&url).await;
+    let params = redirect_params(&again);
+    assert!(params.contains_key("code"), "consent was kept: {params:?}");
 }
 
 async fn another_client_cannot_revoke_a_refresh_token(backend: Backend) {
@@ -653,7 +663,122 @@ async fn a_confidential_client_without_a_grace_window_is_revoked_at_the_first_re
     assert!(!accepted(&app, &client, &second_access).await);
 }
 
+/// An ID token verified against the JWKS for `client`: its header algorithm and claims.
+async fn verified_id_token(
+    app: &TestApp,
+    client: &RegisteredClient,
+    id_token: &str,
+) -> (jsonwebtoken::Algorithm, Value) {
+    use jsonwebtoken::jwk::JwkSet;
+    use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
+    let header = decode_header(id_token).unwrap();
+    let jwks: JwkSet = serde_json::from_value(app.jwks().await).unwrap();
+    let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[client.id.as_str()]);
+    validation.set_issuer(&[app.issuer.as_str()]);
+    let claims = decode::<Value>(id_token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .expect("the ID token verifies against the JWKS")
+        .claims;
+    (header.alg, claims)
+}
+
+/// OIDC Core §12.2: a refresh of an `openid` grant returns a new ID token for the same person,
+/// client and sign-in, without the nonce, signed with the client's registered algorithm; a
+/// replay within the grace window returns the same one.
+async fn a_refresh_of_an_openid_grant_returns_a_new_id_token_for_the_same_sign_in(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app
+        .register_client(NewClient {
+            id_token_signed_response_alg: Some("ES256".into()),
+            ..web_client()
+        })
+        .await;
+    app.create_user("ann", PASSWORD).await;
+    let signed_in = sign_in_and_exchange(&app, &client, &OFFLINE, "ann").await;
+    let (_, original) =
+        verified_id_token(&app, &client, signed_in.id_token.as_deref().unwrap()).await;
+    app.clock.advance(Duration::from_secs(600));
+
+    let response = refresh(
+        &app,
+        &client,
+        signed_in.refresh_token.as_deref().unwrap(),
+        &[],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let id_token = body["id_token"].as_str().expect("an ID token on refresh");
+    let (alg, refreshed) = verified_id_token(&app, &client, id_token).await;
+    let replayed = refresh(
+        &app,
+        &client,
+        signed_in.refresh_token.as_deref().unwrap(),
+        &[],
+    )
+    .await;
+    let replayed: Value = replayed.json().await.unwrap();
+
+    assert_eq!(alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(original["nonce"], "n-0S6_WzA2Mj");
+    assert_eq!(refreshed.get("nonce"), None, "{refreshed}");
+    for claim in [
+        "iss",
+        "sub",
+        "aud",
+        "azp",
+        "auth_time",
+        "preferred_username",
+    ] {
+        assert_eq!(refreshed[claim], original[claim], "{claim}");
+    }
+    assert_eq!(refreshed["iat"], app.now());
+    assert_ne!(refreshed["at_hash"], original["at_hash"]);
+    assert_eq!(
+        replayed["id_token"], id_token,
+        "the grace replay is the same response"
+    );
+}
+
+/// No ID token when the refresh's scope lacks `openid`: narrowed away, or never granted.
+async fn a_refresh_without_openid_returns_no_id_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, signed_in) = signed_in(&app).await;
+    let plain_oauth =
+        sign_in_and_exchange(&app, &client, &["profile", "offline_access"], "ann").await;
+
+    let narrowed = refresh(
+        &app,
+        &client,
+        signed_in.refresh_token.as_deref().unwrap(),
+        &[("scope", "profile")],
+    )
+    .await;
+    let never_openid = refresh(
+        &app,
+        &client,
+        plain_oauth.refresh_token.as_deref().unwrap(),
+        &[],
+    )
+    .await;
+
+    for response in [narrowed, never_openid] {
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body.get("id_token"), None, "{body}");
+    }
+}
+
 crate::on_every_backend!(
+    a_refresh_of_an_openid_grant_returns_a_new_id_token_for_the_same_sign_in,
+    a_refresh_without_openid_returns_no_id_token,
     refresh_tokens_come_only_with_offline_access_and_the_refresh_token_grant,
     each_refresh_rotates_the_refresh_token,
     a_refresh_token_reused_after_the_grace_window_revokes_the_whole_grant,
@@ -664,7 +789,7 @@ crate::on_every_backend!(
     rotation_never_extends_a_family_beyond_its_absolute_lifetime,
     a_refresh_may_narrow_the_scope_but_not_widen_it,
     a_refresh_token_presented_by_another_client_is_refused,
-    revoking_a_refresh_token_revokes_its_grant,
+    revoking_a_refresh_token_ends_its_tokens_but_keeps_consent,
     another_client_cannot_revoke_a_refresh_token,
     introspection_describes_a_live_refresh_token_to_its_client,
     introspection_answers_inactive_for_a_used_revoked_or_idle_refresh_token,

@@ -14,7 +14,8 @@ use uuid::Uuid;
 
 use self::grace::{grace_window, recall_grace, remember_for_grace, successor_unused, within_grace};
 use crate::crypto::{random_token, sha256};
-use crate::domain::{Client, ScopeSet};
+use crate::domain::{Client, ScopeSet, User};
+use crate::oauth::id_token::{IdTokenRequest, issue_id_token};
 use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
@@ -36,7 +37,7 @@ pub async fn exchange(
     let record = find_presented(state, presented).await?;
     let grant = find_grant_of(state, &record, client).await?;
     ensure_live(state, &record, &grant, now)?;
-    ensure_user_active(state, &grant).await?;
+    let user = ensure_user_active(state, &grant).await?;
     ensure_family_stands(state, &record, now).await?;
     // RFC 9700 §4.14.2: any presentation of a used token is a reuse, whatever else it asks.
     if let Some(used_at) = record.used_at {
@@ -44,6 +45,19 @@ pub async fn exchange(
     }
     ensure_offline_access_allowed(client)?;
     let scope = allowed_scope(client, &record.scopes, form.get("scope"))?;
+    // The tokens are signed before the rotation, so that a signing failure leaves the presented
+    // refresh token unused. The audience comes from the client as it is now
+    // (`default_audience`), not from the grant.
+    let (access_token, lifetime) = issue_user_access_token(
+        state,
+        client,
+        &grant.user_id,
+        &scope,
+        grant.id,
+        record.family_id,
+        now,
+    )?;
+    let id_token = refreshed_id_token(state, client, &user, &record, &scope, &access_token, now)?;
     let successor = random_token();
     match state
         .db
@@ -54,23 +68,13 @@ pub async fn exchange(
         Rotation::Rotated => {}
         Rotation::Lost => return reused(state, client, &record, presented, now, now).await,
     }
-    // The audience comes from the client as it is now (`default_audience`), not from the grant.
-    let (access_token, lifetime) = issue_user_access_token(
-        state,
-        client,
-        &grant.user_id,
-        &scope,
-        grant.id,
-        record.family_id,
-        now,
-    )?;
     let response = TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: lifetime,
         scope: (!scope.is_empty()).then(|| scope.to_delimited()),
         refresh_token: Some(successor),
-        id_token: None,
+        id_token,
     };
     remember_for_grace(state, client, presented, &response).await;
     Ok(response)
@@ -131,12 +135,47 @@ fn ensure_live(
 /// refresh tokens stop working at once (RFC 6749 §5.2 `invalid_grant`: the grant is no longer
 /// valid). Deleting a user deletes their grants too, so a deleted user usually ends earlier, at
 /// [`find_grant_of`].
-async fn ensure_user_active(state: &AppState, grant: &Grant) -> Result<(), OAuthError> {
+async fn ensure_user_active(state: &AppState, grant: &Grant) -> Result<User, OAuthError> {
     match state.db.find_user(grant.user_id).await {
-        Ok(user) if !user.disabled => Ok(()),
+        Ok(user) if !user.disabled => Ok(user),
         Ok(_) | Err(StoreError::NotFound) => Err(invalid()),
         Err(other) => Err(OAuthError::temporarily_unavailable(other)),
     }
+}
+
+/// OIDC Core §12.2: a refresh whose scope includes `openid` returns a new ID token with the
+/// original `iss`, `sub`, `aud` and `auth_time` (kept on the refresh token), a new `iat`, and
+/// no `nonce` (it belonged to the original authentication request); signed with the client's
+/// `id_token_signed_response_alg`. Its claims are those the scope of this refresh releases.
+fn refreshed_id_token(
+    state: &AppState,
+    client: &Client,
+    user: &User,
+    record: &RefreshTokenRecord,
+    scope: &ScopeSet,
+    access_token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<String>, OAuthError> {
+    if !scope.contains("openid") {
+        return Ok(None);
+    }
+    issue_id_token(
+        &state.keys,
+        &IdTokenRequest {
+            issuer: state.issuer.as_str(),
+            client_id: client.id.as_str(),
+            user,
+            scopes: scope,
+            nonce: None,
+            auth_time: record.auth_time.unix_timestamp(),
+            access_token,
+            algorithm: client
+                .id_token_signed_response_alg
+                .unwrap_or(state.settings.tokens.id_token_algorithm),
+            now,
+        },
+    )
+    .map(Some)
 }
 
 /// RFC 9700 §4.2.1: a replay of the family's code that raced the code's redemption revoked

@@ -57,6 +57,9 @@ struct Remembered {
     expires_in: u64,
     scope: Option<String>,
     refresh_token: Option<String>,
+    /// The ID token of the response (OIDC Core §12.2); absent in responses kept before it was.
+    #[serde(default)]
+    id_token: Option<String>,
 }
 
 /// The response is sealed under a key derived from the old refresh token itself, so the
@@ -89,6 +92,7 @@ pub(super) async fn remember_for_grace(
         expires_in: response.expires_in,
         scope: response.scope.clone(),
         refresh_token: response.refresh_token.clone(),
+        id_token: response.id_token.clone(),
     };
     let Ok(plain) = serde_json::to_vec(&remembered) else {
         return;
@@ -112,7 +116,7 @@ pub(super) async fn recall_grace(state: &AppState, presented: &str) -> Option<To
         expires_in: remembered.expires_in,
         scope: remembered.scope,
         refresh_token: remembered.refresh_token,
-        id_token: None,
+        id_token: remembered.id_token,
     })
 }
 
