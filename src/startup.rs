@@ -128,8 +128,11 @@ impl Application {
             .sync(clock.now())
             .await
             .map_err(StartupError::Database)?;
+        let endpoints = Endpoints::for_issuer(&issuer);
+        let discovery = crate::oauth::discovery::document(&settings, &issuer, &endpoints).into();
         let state = web::Data::new(AppState {
-            endpoints: Endpoints::for_issuer(&issuer),
+            endpoints,
+            discovery,
             issuer,
             settings: Arc::new(settings),
             db,

@@ -24,6 +24,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// The discovery document, serialized once at start (src/oauth/discovery.rs).
+    pub discovery: actix_web::web::Bytes,
 }
 
 /// The absolute URLs of the protocol endpoints, derived once from the issuer.

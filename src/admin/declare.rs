@@ -129,7 +129,7 @@ impl DeclareError {
 /// Checks every declaration as the admin API would, without the database: the first one
 /// refused is named with all its problems. Run at configuration load.
 /// A fixed `client_secret` is for tests only: outside test mode (`testing.enabled`, which
-/// `--ephemeral` sets and a PostgreSQL database refuses) a declared one is refused, so a secret
+/// `--ephemeral` sets and only the in-memory database allows) a declared one is refused, so a secret
 /// written into a config file can never become a production client's.
 pub fn check_fixed_secrets_allowed(
     declarations: &Declarations,
@@ -149,8 +149,8 @@ pub fn check_fixed_secrets_allowed(
             declared,
             invalid(
                 "client_secret",
-                "a fixed secret is for tests only: enable testing.enabled (SQLite) or use \
-                 serve --ephemeral; elsewhere the server generates the secret",
+                "a fixed secret is for tests only: use serve --ephemeral (or testing.enabled \
+                 with the in-memory database); elsewhere the server generates the secret",
             ),
         )),
         None => Ok(()),

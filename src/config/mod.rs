@@ -38,12 +38,23 @@ pub struct Settings {
     pub admin: AdminSettings,
     pub cache: CacheSettings,
     pub log: LogSettings,
+    /// What the discovery documents publish beyond the standard.
+    pub discovery: DiscoverySettings,
     /// Test mode (`POST /testing/tokens`); `serve --ephemeral` turns it on.
     pub testing: TestingSettings,
     /// Declared clients (`[[clients]]`), created or updated at start.
     pub clients: Vec<DeclaredClient>,
     /// Declared users (`[[users]]`), matched by username, created or updated at start.
     pub users: Vec<DeclaredUser>,
+}
+
+/// The discovery documents (RFC 8414, OIDC Discovery): built once at start from these settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiscoverySettings {
+    /// Scopes published in `scopes_supported` besides the standard OIDC ones; no client's
+    /// scope is published unless listed here, and never an admin scope.
+    pub public_scopes: Vec<crate::domain::Scope>,
 }
 
 /// The `/v1` admin API.
@@ -514,6 +525,20 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if let Some(scope) = self
+            .discovery
+            .public_scopes
+            .iter()
+            .find(|s| s.as_str().starts_with(crate::admin::clients::ADMIN_SCOPE))
+        {
+            return Err(ConfigError::new(
+                "discovery.public_scopes",
+                format!(
+                    "must not list {}: admin scopes are never published",
+                    scope.as_str()
+                ),
+            ));
+        }
         self.validate_declarations()
     }
 
@@ -550,6 +575,27 @@ mod tests {
         assert_eq!(tokens.public_refresh_token_grace_secs, 0);
         assert_eq!(tokens.refresh_token_grace_secs, 30);
         assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn public_scopes_are_scopes_and_never_admin_scopes() {
+        let mut settings = Settings::default();
+        settings.discovery.public_scopes =
+            vec![crate::domain::Scope::parse("orders:read").unwrap()];
+        assert!(settings.validate().is_ok());
+        for admin in ["gatehouse:admin", "gatehouse:admin:read"] {
+            let mut settings = Settings::default();
+            settings.discovery.public_scopes = vec![crate::domain::Scope::parse(admin).unwrap()];
+            assert_eq!(
+                settings.validate().unwrap_err().key,
+                "discovery.public_scopes"
+            );
+        }
+        let bad: Result<Settings, _> = Figment::from(Toml::string(
+            "[discovery]\npublic_scopes = [\"two words\"]\n",
+        ))
+        .extract();
+        assert!(bad.is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Test mode: `POST /testing/tokens` mints tokens for any subject. It is on with
-//! `serve --ephemeral` (in-memory everything), or with an explicit `testing.enabled`, which a
-//! PostgreSQL `database.url` refuses: a production database never runs beside a token mint.
+//! `serve --ephemeral` (in-memory everything), or with an explicit `testing.enabled`, which only
+//! the in-memory database allows: a database that outlives the process (a SQLite file,
+//! PostgreSQL) never runs beside a token mint.
 
 use serde::Deserialize;
 
@@ -12,7 +13,7 @@ pub const EPHEMERAL_DATABASE_URL: &str = "sqlite::memory:";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TestingSettings {
-    /// Serves `POST /testing/tokens`. Never with PostgreSQL; `serve --ephemeral` turns it on.
+    /// Serves `POST /testing/tokens`. Only with the in-memory database; `serve --ephemeral` turns it on.
     pub enabled: bool,
 }
 
@@ -37,14 +38,18 @@ impl Settings {
         Ok(())
     }
 
-    /// Refuses test mode beside PostgreSQL (at load, and again by `Application::build` for
-    /// settings made in code).
+    /// Refuses test mode unless the database is in memory (at load, and again by
+    /// `Application::build` for settings made in code): tokens minted for anyone, or fixed
+    /// client secrets, must never reach a database that outlives the process.
     pub fn validate_testing(&self) -> Result<(), ConfigError> {
-        if self.testing.enabled && self.database.url.is_postgres() {
+        if self.testing.enabled && !self.database.url.is_in_memory() {
             return Err(ConfigError::new(
                 "testing.enabled",
-                "must not be set with a PostgreSQL database.url: test mode mints tokens for \
-                 anyone and never runs beside a production database",
+                format!(
+                    "requires database.url = \"{EPHEMERAL_DATABASE_URL}\" (or serve --ephemeral): \
+                     test mode mints tokens for anyone and never runs on a database file or \
+                     PostgreSQL"
+                ),
             ));
         }
         Ok(())
@@ -56,13 +61,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn testing_is_refused_with_postgres() {
+    fn testing_is_refused_unless_the_database_is_in_memory() {
         let mut settings = Settings::default();
         settings.testing.enabled = true;
-        assert!(settings.validate_testing().is_ok());
+        assert_eq!(
+            settings.validate_testing().unwrap_err().key,
+            "testing.enabled",
+            "the default SQLite file"
+        );
         settings.database.url = "postgres://db/gatehouse".parse().unwrap();
         let error = settings.validate_testing().unwrap_err();
         assert_eq!(error.key, "testing.enabled");
+        settings.database.url = EPHEMERAL_DATABASE_URL.parse().unwrap();
+        assert!(settings.validate_testing().is_ok());
     }
 
     #[test]

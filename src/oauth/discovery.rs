@@ -5,31 +5,37 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
 
-use super::OAuthError;
 use super::client_auth::assertion_algorithm_names;
+use crate::admin::clients::ADMIN_SCOPE;
+use crate::config::{IssuerUrl, Settings};
 use crate::domain::AuthMethod;
-use crate::state::AppState;
+use crate::state::Endpoints;
 
-pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
-    let clients = state
-        .db
-        .list_clients()
-        .await
-        .map_err(OAuthError::server_error)?;
-    let scopes: BTreeSet<&str> = ["openid", "profile", "email", "offline_access"]
+/// The scopes every deployment supports: those `user_claims` (src/oauth/id_token.rs) answers
+/// to, `openid` itself, and `offline_access` for refresh tokens (OIDC Core §5.4, §11).
+pub const STANDARD_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+/// The metadata document, serialized once at start: it depends only on the settings, the
+/// issuer and the endpoints, so discovery never reads the database and answers while it is
+/// down. `scopes_supported` (RFC 8414 §2: "RECOMMENDED", and a server "MAY choose not to
+/// advertise some supported scope values") lists the standard scopes and
+/// `discovery.public_scopes` only: clients' scopes, admin scopes above all, stay unpublished.
+pub fn document(settings: &Settings, issuer: &IssuerUrl, endpoints: &Endpoints) -> Vec<u8> {
+    // Serializing a `Value` built from strings and booleans cannot fail.
+    serde_json::to_vec(&metadata(settings, issuer, endpoints)).unwrap_or_default()
+}
+
+pub fn metadata(settings: &Settings, issuer: &IssuerUrl, endpoints: &Endpoints) -> Value {
+    let scopes: BTreeSet<&str> = STANDARD_SCOPES
         .into_iter()
-        .chain(
-            clients
-                .iter()
-                .flat_map(|c| c.scopes.iter().map(|s| s.as_str())),
-        )
+        .chain(settings.discovery.public_scopes.iter().map(|s| s.as_str()))
+        .filter(|s| !s.starts_with(ADMIN_SCOPE))
         .collect();
     // The default first; a client may ask for any other algorithm the ring holds a key for.
-    let default_alg = state.settings.tokens.id_token_algorithm;
+    let default_alg = settings.tokens.id_token_algorithm;
     let id_token_algs: Vec<&str> = std::iter::once(default_alg)
         .chain(
-            state
-                .settings
+            settings
                 .keys
                 .algorithms
                 .iter()
@@ -47,9 +53,9 @@ pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
         .filter(|m| *m != "none")
         .collect();
     let signing_algs = assertion_algorithm_names();
-    let e = &state.endpoints;
-    Ok(json!({
-        "issuer": state.issuer.as_str(),
+    let e = endpoints;
+    json!({
+        "issuer": issuer.as_str(),
         "authorization_endpoint": e.authorization,
         "token_endpoint": e.token,
         "userinfo_endpoint": e.userinfo,
@@ -79,5 +85,5 @@ pub async fn metadata(state: &AppState) -> Result<Value, OAuthError> {
         "introspection_endpoint_auth_signing_alg_values_supported": signing_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": signing_algs,
-    }))
+    })
 }

@@ -2,7 +2,10 @@
 
 use serde_json::Value;
 
-use crate::helpers::{Backend, spawn_app};
+use gatehouse::admin::clients::NewClient;
+use gatehouse::domain::Scope;
+
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 
 const ENDPOINTS: [&str; 7] = [
     "authorization_endpoint",
@@ -131,6 +134,108 @@ async fn metadata_jwks_uri_serves_the_signing_keys(backend: Backend) {
     assert!(!jwks["keys"].as_array().unwrap().is_empty());
 }
 
+/// RFC 8414 §2 lets a server leave supported scopes unadvertised: clients' scopes are theirs,
+/// and an admin scope tells an attacker what to aim for.
+async fn scopes_supported_lists_standard_and_public_scopes_only(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.discovery.public_scopes = vec![Scope::parse("orders:read").unwrap()];
+    })
+    .await
+    else {
+        return;
+    };
+    app.register_client(NewClient {
+        name: "admin".into(),
+        scopes: vec!["gatehouse:admin".into(), "gatehouse:admin:read".into()],
+        ..NewClient::default()
+    })
+    .await;
+    app.register_client(NewClient {
+        name: "private".into(),
+        scopes: vec!["orders:read".into(), "ledger:private".into()],
+        ..NewClient::default()
+    })
+    .await;
+
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{path}"
+        );
+        let metadata: Value = response.json().await.unwrap();
+        let scopes = strings(&metadata["scopes_supported"]);
+        assert_eq!(
+            scopes,
+            [
+                "email",
+                "offline_access",
+                "openid",
+                "orders:read",
+                "profile"
+            ],
+            "{path}"
+        );
+    }
+}
+
+/// Discovery is built at start and read from memory: a broken database does not reach it.
+async fn discovery_answers_while_the_database_is_broken(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let before: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    drop_the_clients_table(&app).await;
+
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let after: Value = response.json().await.unwrap();
+        assert_eq!(after, before, "{path}");
+    }
+}
+
+/// Drops `clients` on the test's own database, the table discovery used to read per request.
+async fn drop_the_clients_table(app: &TestApp) {
+    use gatehouse::config::DatabaseUrl;
+    match &app.settings.database.url {
+        DatabaseUrl::Sqlite(url) => {
+            use sqlx::Connection as _;
+            // One connection: the pragma holds per connection.
+            let mut connection = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query("PRAGMA foreign_keys = OFF")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            sqlx::query("DROP TABLE clients")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+        }
+        DatabaseUrl::Postgres(url) => {
+            let pool = sqlx::PgPool::connect(url).await.unwrap();
+            sqlx::query("DROP TABLE clients CASCADE")
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
 fn strings(value: &Value) -> Vec<&str> {
     value
         .as_array()
@@ -144,4 +249,6 @@ crate::on_every_backend!(
     both_metadata_documents_name_the_same_issuer_and_endpoints,
     metadata_lists_only_what_is_implemented,
     metadata_jwks_uri_serves_the_signing_keys,
+    scopes_supported_lists_standard_and_public_scopes_only,
+    discovery_answers_while_the_database_is_broken,
 );

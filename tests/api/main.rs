@@ -25,6 +25,7 @@ mod bulkhead;
 mod code_binding;
 mod consent;
 mod current_truth;
+mod database_files;
 mod discovery;
 mod grant_lifetime;
 mod health;

@@ -88,9 +88,12 @@ async fn openapi_yaml_describes_exactly_the_routes() {
 /// reason to answer 404. Test mode is on, so `/testing/tokens` is routed too.
 #[tokio::test]
 async fn the_router_serves_exactly_the_listed_routes() {
-    let app = spawn_app_with(Backend::Embedded, |s| s.testing.enabled = true)
-        .await
-        .unwrap();
+    let app = spawn_app_with(
+        Backend::Embedded,
+        crate::testing_tokens::in_memory_test_mode,
+    )
+    .await
+    .unwrap();
     let fixtures = Fixtures::create(&app).await;
     let listed = code_operations();
     let paths: BTreeSet<&str> = ROUTES.iter().map(|(_, path)| *path).collect();

@@ -1,5 +1,5 @@
 //! `POST /testing/tokens`: test mode mints tokens that introspection takes like any other; out
-//! of test mode the route does not exist, and test mode never starts beside PostgreSQL.
+//! of test mode the route does not exist, and test mode runs on the in-memory database only.
 
 use gatehouse::startup::Application;
 use serde_json::{Value, json};
@@ -8,10 +8,17 @@ use crate::helpers::{
     Backend, TestApp, confidential_client, spawn_app, spawn_app_with, test_settings,
 };
 
+/// Test mode runs on the in-memory database only.
 async fn test_mode() -> TestApp {
-    spawn_app_with(Backend::Embedded, |s| s.testing.enabled = true)
+    spawn_app_with(Backend::Embedded, in_memory_test_mode)
         .await
         .unwrap()
+}
+
+pub fn in_memory_test_mode(settings: &mut gatehouse::config::Settings) {
+    use gatehouse::config::{DatabaseUrl, EPHEMERAL_DATABASE_URL};
+    settings.database.url = DatabaseUrl::Sqlite(EPHEMERAL_DATABASE_URL.to_owned());
+    settings.testing.enabled = true;
 }
 
 async fn mint(app: &TestApp, body: Value) -> reqwest::Response {
@@ -210,4 +217,19 @@ async fn test_mode_never_starts_beside_postgres() {
 
     let error = started.err().expect("test mode is refused with PostgreSQL");
     assert!(error.to_string().contains("testing.enabled"), "{error}");
+}
+
+/// Nor on a SQLite file: minted tokens and fixed secrets never reach a database that outlives
+/// the process.
+#[tokio::test]
+async fn test_mode_never_starts_on_a_database_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(Backend::Embedded, &dir).await.unwrap();
+    settings.testing.enabled = true;
+
+    let started = Application::build(settings).await;
+
+    let error = started.err().expect("test mode is refused on a file");
+    assert!(error.to_string().contains("testing.enabled"), "{error}");
+    assert!(!dir.path().join("gatehouse.db").exists());
 }

@@ -226,6 +226,18 @@ fn testing_enabled_with_postgres_is_refused() {
 }
 
 #[test]
+fn testing_enabled_on_the_sqlite_file_is_refused_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run(gatehouse(dir.path())
+        .arg("serve")
+        .env("GATEHOUSE_TESTING__ENABLED", "true"));
+
+    assert_config_error(&output, "testing.enabled");
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
 fn ephemeral_with_a_postgres_url_is_refused() {
     let dir = tempfile::tempdir().unwrap();
 

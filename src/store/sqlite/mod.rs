@@ -40,8 +40,9 @@ impl SqliteStore {
             .busy_timeout(timeout)
             .foreign_keys(true);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        if !in_memory && let Some(dir) = options.get_filename().parent() {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.into()))?;
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
+        if let Some(file) = &file {
+            create_private_file(file).map_err(|e| StoreError::Backend(e.into()))?;
         }
         // Every connection to `:memory:` is its own empty database: keep exactly one.
         let max_connections = if in_memory { 1 } else { max_connections };
@@ -61,8 +62,57 @@ impl SqliteStore {
             .acquire_timeout(timeout)
             .connect_with(options)
             .await?;
+        if let Some(file) = &file {
+            restrict_database_files(file).map_err(|e| StoreError::Backend(e.into()))?;
+        }
         Ok(Self { pool, timeout })
     }
+}
+
+/// The database holds password hashes and personal data: its file is created `0600` before
+/// SQLite opens it (SQLite gives its `-wal` and `-shm` files the database file's mode), and the
+/// directory `0700` when it is created here, whatever the umask.
+fn create_private_file(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.exists()
+    {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        set_mode(dir, 0o700)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+    {
+        Ok(_) => set_mode(file, 0o600),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// After connecting: the database file and its `-wal` and `-shm` files are `0600`, also when
+/// an older version created them readable by others.
+fn restrict_database_files(file: &std::path::Path) -> std::io::Result<()> {
+    let mut paths = vec![file.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = file.as_os_str().to_owned();
+        name.push(suffix);
+        paths.push(name.into());
+    }
+    for path in paths.iter().filter(|p| p.exists()) {
+        set_mode(path, 0o600)?;
+    }
+    Ok(())
+}
+
+fn set_mode(path: &std::path::Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 #[async_trait]
