@@ -1,0 +1,181 @@
+//! The checks that span several keys, run after every value has parsed on its own.
+
+use super::{
+    ConfigError, MAX_CLIENT_ASSERTION_LIFETIME_SECS, MAX_REFRESH_TOKEN_GRACE_SECS, Settings,
+};
+
+impl Settings {
+    /// Checks that span several keys, after every value parsed on its own.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_testing()?;
+        if self.keys.algorithms.is_empty() {
+            return Err(ConfigError::new(
+                "keys.algorithms",
+                "must name at least one algorithm",
+            ));
+        }
+        if self.keys.publish_ahead_secs <= self.keys.jwks_max_age_secs {
+            return Err(ConfigError::new(
+                "keys.publish_ahead_secs",
+                "must exceed keys.jwks_max_age_secs, or resource servers with a cached JWKS \
+                 would see tokens signed by a key they do not know yet",
+            ));
+        }
+        if !self
+            .keys
+            .algorithms
+            .contains(&self.tokens.access_token_algorithm)
+        {
+            return Err(ConfigError::new(
+                "tokens.access_token_algorithm",
+                "must be one of keys.algorithms, or no key would sign access tokens",
+            ));
+        }
+        let max_ttl = crate::admin::clients::MAX_ACCESS_TOKEN_TTL_SECS;
+        if !(1..=max_ttl).contains(&self.tokens.access_token_ttl_secs) {
+            return Err(ConfigError::new(
+                "tokens.access_token_ttl_secs",
+                format!("must be 1 to {max_ttl}"),
+            ));
+        }
+        if self.keys.retain_retired_secs < u64::from(max_ttl) {
+            return Err(ConfigError::new(
+                "keys.retain_retired_secs",
+                format!("must be at least {max_ttl}, the longest an access token can live"),
+            ));
+        }
+        if self.keys.refresh_interval_secs == 0 {
+            return Err(ConfigError::new(
+                "keys.refresh_interval_secs",
+                "must be at least 1",
+            ));
+        }
+        if !self
+            .keys
+            .algorithms
+            .contains(&self.tokens.id_token_algorithm)
+        {
+            return Err(ConfigError::new(
+                "tokens.id_token_algorithm",
+                "must be one of keys.algorithms, or no key would sign ID tokens",
+            ));
+        }
+        if self.tokens.refresh_token_idle_secs == 0
+            || self.tokens.refresh_token_idle_secs > self.tokens.refresh_token_absolute_secs
+        {
+            return Err(ConfigError::new(
+                "tokens.refresh_token_idle_secs",
+                "must be at least 1 and at most tokens.refresh_token_absolute_secs",
+            ));
+        }
+        for (key, grace) in [
+            (
+                "tokens.refresh_token_grace_secs",
+                self.tokens.refresh_token_grace_secs,
+            ),
+            (
+                "tokens.public_refresh_token_grace_secs",
+                self.tokens.public_refresh_token_grace_secs,
+            ),
+        ] {
+            if grace > MAX_REFRESH_TOKEN_GRACE_SECS {
+                return Err(ConfigError::new(
+                    key,
+                    format!(
+                        "must be at most {MAX_REFRESH_TOKEN_GRACE_SECS}: a longer window lets a \
+                         stolen token be replayed unnoticed"
+                    ),
+                ));
+            }
+        }
+        if !(1..=MAX_CLIENT_ASSERTION_LIFETIME_SECS)
+            .contains(&self.tokens.client_assertion_max_lifetime_secs)
+        {
+            return Err(ConfigError::new(
+                "tokens.client_assertion_max_lifetime_secs",
+                format!(
+                    "must be 1 to {MAX_CLIENT_ASSERTION_LIFETIME_SECS}: every assertion's jti \
+                     is remembered that long"
+                ),
+            ));
+        }
+        if self.tokens.clock_leeway_secs > 300 {
+            return Err(ConfigError::new(
+                "tokens.clock_leeway_secs",
+                "must be at most 300: it lets tokens claim to be issued that far in the future",
+            ));
+        }
+        if self.sessions.max_failed_logins == 0 || self.sessions.failed_login_window_secs == 0 {
+            return Err(ConfigError::new(
+                "sessions.max_failed_logins",
+                "sessions.max_failed_logins and sessions.failed_login_window_secs must be at least 1",
+            ));
+        }
+        let cache = &self.cache;
+        if !(10..=1_000).contains(&cache.poll_interval_ms) {
+            return Err(ConfigError::new(
+                "cache.poll_interval_ms",
+                "must be 10 to 1000: a change must hold on every instance within a second",
+            ));
+        }
+        if cache.max_staleness_ms < cache.poll_interval_ms * 2 {
+            return Err(ConfigError::new(
+                "cache.max_staleness_ms",
+                "must be at least twice cache.poll_interval_ms",
+            ));
+        }
+        if cache.max_clients == 0 || cache.client_ttl_secs == 0 {
+            return Err(ConfigError::new(
+                "cache.max_clients",
+                "cache.max_clients and cache.client_ttl_secs must be at least 1",
+            ));
+        }
+        if !(1..=30 * 86_400).contains(&self.sessions.lifetime_secs) {
+            return Err(ConfigError::new(
+                "sessions.lifetime_secs",
+                "must be 1 to 2592000 (30 days)",
+            ));
+        }
+        let p = &self.passwords;
+        if argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, None).is_err() {
+            return Err(ConfigError::new(
+                "passwords",
+                "memory_kib, iterations and parallelism are not valid argon2 parameters \
+                 (memory_kib >= 8 * parallelism, iterations >= 1, parallelism >= 1)",
+            ));
+        }
+        if self.admin.requests_per_minute == 0 {
+            return Err(ConfigError::new(
+                "admin.requests_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if p.max_concurrent == Some(0) {
+            return Err(ConfigError::new(
+                "passwords.max_concurrent",
+                "must be at least 1",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if let Some(scope) = self
+            .discovery
+            .public_scopes
+            .iter()
+            .find(|s| s.as_str().starts_with(crate::admin::clients::ADMIN_SCOPE))
+        {
+            return Err(ConfigError::new(
+                "discovery.public_scopes",
+                format!(
+                    "must not list {}: admin scopes are never published",
+                    scope.as_str()
+                ),
+            ));
+        }
+        self.validate_declarations()
+    }
+}
