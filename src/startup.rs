@@ -19,6 +19,7 @@ use crate::current::{ClientCache, Current, FeedPolicy};
 use crate::ephemeral::{self, EphemeralError};
 use crate::http;
 use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
+use crate::oauth::throttle::RecentFailures;
 use crate::state::{AppState, Endpoints};
 use crate::store::{self, StoreError};
 use crate::telemetry::Metrics;
@@ -130,6 +131,9 @@ impl Application {
             .map_err(StartupError::Database)?;
         let endpoints = Endpoints::for_issuer(&issuer);
         let discovery = crate::oauth::discovery::document(&settings, &issuer, &endpoints).into();
+        let client_auth_failures = Arc::new(RecentFailures::new(
+            settings.client_auth.max_remembered_failures,
+        ));
         let state = web::Data::new(AppState {
             endpoints,
             discovery,
@@ -142,6 +146,7 @@ impl Application {
             passwords,
             clock,
             metrics: Arc::new(Metrics::default()),
+            client_auth_failures,
         });
         let server = build_server(listener, state.clone()).map_err(bind_error)?;
         let maintenance = tokio::spawn(maintain(state.clone()));
@@ -267,8 +272,9 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
             .wrap(from_fn(http::read_own_admin_changes))
             .wrap(from_fn(http::observe_request))
             .wrap(from_fn(http::set_request_id_header))
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<http::RequestSpan>::new())
             .wrap(from_fn(http::strict_transport_security))
+            .wrap(from_fn(http::resolve_client_address))
             .configure(http::routes)
             .configure(|cfg| {
                 if testing {

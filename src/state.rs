@@ -24,6 +24,8 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<Metrics>,
+    /// Who failed client authentication on this instance lately (src/oauth/throttle.rs).
+    pub client_auth_failures: Arc<crate::oauth::throttle::RecentFailures>,
     /// The discovery document, serialized once at start (src/oauth/discovery.rs).
     pub discovery: actix_web::web::Bytes,
 }

@@ -19,7 +19,9 @@ pub use self::declared::{
 };
 pub use self::error::ConfigError;
 pub use self::testing::{EPHEMERAL_DATABASE_URL, TestingSettings};
-pub use self::values::{BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, IssuerUrl};
+pub use self::values::{
+    BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, IssuerUrl, TrustedProxy,
+};
 
 /// The file read when no `--config` is given; its absence is not an error.
 pub const DEFAULT_CONFIG_FILE: &str = "gatehouse.toml";
@@ -35,6 +37,8 @@ pub struct Settings {
     pub keys: KeySettings,
     pub tokens: TokenSettings,
     pub sessions: SessionSettings,
+    /// Failed client authentication (`[client_auth]`).
+    pub client_auth: ClientAuthSettings,
     pub passwords: PasswordSettings,
     pub admin: AdminSettings,
     pub cache: CacheSettings,
@@ -91,6 +95,22 @@ pub struct ServerSettings {
     /// `Strict-Transport-Security: max-age` sent on every response when the issuer is https
     /// (RFC 6797); 0 sends none. Never sent for a plain-http issuer.
     pub hsts_max_age_secs: u64,
+    /// Proxies (addresses or CIDR ranges) whose forwarded header is believed. Empty: every
+    /// forwarded header is ignored and the TCP peer is the client address.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// Which header the trusted proxies write the client address into.
+    pub client_address_header: ClientAddressHeader,
+}
+
+/// The header a trusted proxy appends the address it received a request from to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAddressHeader {
+    /// `X-Forwarded-For` (Apache `mod_proxy`, nginx, HAProxy, most load balancers).
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=…` (RFC 7239).
+    Forwarded,
 }
 
 impl Default for ServerSettings {
@@ -102,6 +122,8 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 30,
             workers: None,
             hsts_max_age_secs: 365 * 24 * 3600,
+            trusted_proxies: Vec::new(),
+            client_address_header: ClientAddressHeader::default(),
         }
     }
 }
@@ -243,8 +265,68 @@ pub struct SessionSettings {
     pub lifetime_secs: u64,
     /// Failed sign-ins of one username from one address before it is refused for the window.
     pub max_failed_logins: u32,
+    /// Failed sign-ins from one address, whatever the usernames (password spraying), before the
+    /// address is refused for the window. Successes do not count: a whole office behind one
+    /// NAT address signs in all day.
+    pub max_failed_logins_per_address: u32,
+    /// Failed sign-ins of one username from any address before that name is soft-locked: refused
+    /// from every address that has failed for it, still checked from any other.
+    pub max_failed_logins_per_user: u32,
     /// How long failed sign-ins are counted, and how long a refusal lasts.
     pub failed_login_window_secs: u64,
+}
+
+impl SessionSettings {
+    pub fn sign_in_limits(&self) -> crate::oauth::throttle::Limits {
+        crate::oauth::throttle::Limits {
+            per_pair: self.max_failed_logins,
+            per_address: self.max_failed_logins_per_address,
+            per_subject: self.max_failed_logins_per_user,
+            window: std::time::Duration::from_secs(self.failed_login_window_secs),
+        }
+    }
+}
+
+/// Failed client authentications at the token, introspection and revocation endpoints (the
+/// same three counts as sign-ins, over their own window). A client that authenticates
+/// correctly from an address that has not failed is never counted, checked or slowed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientAuthSettings {
+    /// Failures of one client id from one address before it is refused for the window.
+    pub max_failures: u32,
+    /// Failures from one address, whatever the client ids.
+    pub max_failures_per_address: u32,
+    /// Failures of one client id from any address before it is refused from every address
+    /// that has failed for it.
+    pub max_failures_per_client: u32,
+    pub window_secs: u64,
+    /// Client ids and addresses remembered as having failed on this instance (only those pay
+    /// a look at the shared counts); past this, every request looks until the window ends.
+    pub max_remembered_failures: usize,
+}
+
+impl Default for ClientAuthSettings {
+    fn default() -> Self {
+        Self {
+            max_failures: 20,
+            max_failures_per_address: 100,
+            max_failures_per_client: 100,
+            window_secs: 300,
+            max_remembered_failures: 10_000,
+        }
+    }
+}
+
+impl ClientAuthSettings {
+    pub fn limits(&self) -> crate::oauth::throttle::Limits {
+        crate::oauth::throttle::Limits {
+            per_pair: self.max_failures,
+            per_address: self.max_failures_per_address,
+            per_subject: self.max_failures_per_client,
+            window: std::time::Duration::from_secs(self.window_secs),
+        }
+    }
 }
 
 impl Default for SessionSettings {
@@ -252,6 +334,8 @@ impl Default for SessionSettings {
         Self {
             lifetime_secs: 8 * 3600,
             max_failed_logins: 10,
+            max_failed_logins_per_address: 100,
+            max_failed_logins_per_user: 30,
             failed_login_window_secs: 900,
         }
     }

@@ -105,11 +105,45 @@ impl Settings {
                 "must be at most 300: it lets tokens claim to be issued that far in the future",
             ));
         }
-        if self.sessions.max_failed_logins == 0 || self.sessions.failed_login_window_secs == 0 {
-            return Err(ConfigError::new(
+        let sessions = &self.sessions;
+        let client_auth = &self.client_auth;
+        let at_least_one = [
+            (
                 "sessions.max_failed_logins",
-                "sessions.max_failed_logins and sessions.failed_login_window_secs must be at least 1",
-            ));
+                u64::from(sessions.max_failed_logins),
+            ),
+            (
+                "sessions.max_failed_logins_per_address",
+                u64::from(sessions.max_failed_logins_per_address),
+            ),
+            (
+                "sessions.max_failed_logins_per_user",
+                u64::from(sessions.max_failed_logins_per_user),
+            ),
+            (
+                "sessions.failed_login_window_secs",
+                sessions.failed_login_window_secs,
+            ),
+            (
+                "client_auth.max_failures",
+                u64::from(client_auth.max_failures),
+            ),
+            (
+                "client_auth.max_failures_per_address",
+                u64::from(client_auth.max_failures_per_address),
+            ),
+            (
+                "client_auth.max_failures_per_client",
+                u64::from(client_auth.max_failures_per_client),
+            ),
+            ("client_auth.window_secs", client_auth.window_secs),
+            (
+                "client_auth.max_remembered_failures",
+                client_auth.max_remembered_failures as u64,
+            ),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::new(*key, "must be at least 1"));
         }
         let cache = &self.cache;
         if !(10..=1_000).contains(&cache.poll_interval_ms) {

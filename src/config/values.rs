@@ -347,3 +347,44 @@ mod tests {
         );
     }
 }
+
+/// One entry of `server.trusted_proxies`: an address (`10.0.0.7`, `::1`) or a CIDR range
+/// (`10.0.0.0/8`, `fd00::/8`).
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct TrustedProxy(ipnet::IpNet);
+
+impl TrustedProxy {
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        self.0.contains(&address)
+    }
+}
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(address) = s.parse::<std::net::IpAddr>() {
+            return Ok(Self(ipnet::IpNet::from(address.to_canonical())));
+        }
+        s.parse::<ipnet::IpNet>()
+            .map(|net| Self(net.trunc()))
+            .map_err(|_| {
+                format!("`{s}` is neither an IP address nor a CIDR range such as 10.0.0.0/8")
+            })
+    }
+}
+
+impl TryFrom<String> for TrustedProxy {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
+    }
+}
+
+impl fmt::Debug for TrustedProxy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

@@ -204,6 +204,19 @@ impl EphemeralStore for MemoryStore {
         Ok(count)
     }
 
+    async fn decrement(&self, key: &str) -> Result<(), EphemeralError> {
+        let now = self.clock.now();
+        let mut inner = self.lock();
+        if let Some(Entry {
+            slot: Slot::Counter(count),
+            ..
+        }) = inner.live(key, now)
+        {
+            *count = count.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<(), EphemeralError> {
         Ok(())
     }

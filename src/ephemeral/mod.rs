@@ -52,6 +52,10 @@ pub trait EphemeralStore: Send + Sync + std::fmt::Debug {
     /// increment starts the window: the counter expires `ttl` after it, whatever follows.
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError>;
 
+    /// Atomically takes one back from a live counter (an attempt counted before its check that
+    /// turned out well). Never goes below zero, never creates a counter, keeps the expiry.
+    async fn decrement(&self, key: &str) -> Result<(), EphemeralError>;
+
     /// Checks that the backend answers (for `/readyz`).
     async fn ping(&self) -> Result<(), EphemeralError>;
 

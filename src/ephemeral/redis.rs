@@ -26,6 +26,20 @@ return count
     )
 });
 
+/// Takes one back from a live positive counter; `DECR` alone would create a counter with no
+/// expiry on a key that expired meanwhile.
+static DECREMENT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local count = tonumber(redis.call('GET', KEYS[1]))
+if count and count > 0 then
+    redis.call('DECR', KEYS[1])
+end
+return 0
+",
+    )
+});
+
 /// An [`EphemeralStore`] in Redis (≥ 6.2, for `GETDEL`). Connects lazily and reconnects on its
 /// own, so the service starts while Redis is down and recovers when it returns; meanwhile every
 /// call fails (callers fail closed).
@@ -159,6 +173,15 @@ impl EphemeralStore for RedisStore {
         let mut connection = self.connection.clone();
         self.bounded(async move { invocation.invoke_async(&mut connection).await })
             .await
+    }
+
+    async fn decrement(&self, key: &str) -> Result<(), EphemeralError> {
+        let mut invocation = DECREMENT.prepare_invoke();
+        invocation.key(self.key(key));
+        let mut connection = self.connection.clone();
+        self.bounded(async move { invocation.invoke_async::<i64>(&mut connection).await })
+            .await
+            .map(drop)
     }
 
     async fn ping(&self) -> Result<(), EphemeralError> {

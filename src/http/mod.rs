@@ -2,6 +2,7 @@
 //! Every path here is described in `openapi.yaml`.
 
 mod admin;
+pub mod client_address;
 mod health;
 mod jwks;
 mod metrics;
@@ -9,13 +10,16 @@ mod middleware;
 mod oauth;
 mod openapi;
 mod pages;
+mod request_span;
 mod testing;
 
 use actix_web::web;
 
+pub use self::client_address::{ClientAddress, resolve_client_address};
 pub use self::middleware::{
     observe_request, read_own_admin_changes, set_request_id_header, strict_transport_security,
 };
+pub use self::request_span::RequestSpan;
 
 /// The paths of the protocol endpoints, also used to build their absolute URLs.
 pub mod paths {

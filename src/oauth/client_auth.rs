@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jw
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::throttle::{Limits, RecentFailures, Throttle};
 use super::{FormRequest, OAuthError};
 use crate::crypto::{PlainSecret, sha256_hex};
 use crate::current::{CachedClient, ClientCache};
@@ -46,6 +47,11 @@ const LEEWAY: Duration = Duration::from_secs(30);
 
 /// What the caller needs to authenticate clients.
 pub struct ClientAuthContext<'a> {
+    /// The client address the request came from.
+    pub from: std::net::IpAddr,
+    /// Who failed here lately: only they pay a look at the shared failure counts.
+    pub recent_failures: &'a RecentFailures,
+    pub limits: Limits,
     pub db: &'a dyn Database,
     /// Clients and their secret digests, cached in process.
     pub clients: &'a ClientCache,
@@ -65,7 +71,35 @@ pub async fn authenticate_client(
     form: &FormRequest,
 ) -> Result<Client, OAuthError> {
     let tried_basic = form.basic.is_some();
+    let claimed = form
+        .basic
+        .as_ref()
+        .map(|basic| basic.client_id.as_str())
+        .or_else(|| form.get("client_id"))
+        .unwrap_or("");
+    let throttle = Throttle::new(ctx.ephemeral, "client-auth", claimed, ctx.from, ctx.limits);
+    if ctx.recent_failures.any(&throttle.local_keys(), ctx.now) {
+        match throttle.judge_failures().await {
+            Ok(None) => {}
+            Ok(Some(refusal)) => {
+                tracing::debug!(reason = refusal.as_str(), "client authentication refused");
+                return Err(OAuthError::too_many_attempts(throttle.retry_after()));
+            }
+            Err(error) => return Err(OAuthError::temporarily_unavailable(error)),
+        }
+    }
     let result = authenticate(ctx, form).await;
+    if result
+        .as_ref()
+        .is_err_and(|error| error.code == super::ErrorCode::InvalidClient)
+    {
+        let until = ctx.now + throttle.retry_after();
+        ctx.recent_failures
+            .note(&throttle.local_keys(), ctx.now, until);
+        if let Err(error) = throttle.count_failure().await {
+            tracing::warn!(%error, "cannot count a failed client authentication");
+        }
+    }
     result.map_err(|e| e.with_basic_auth_attempted(tried_basic))
 }
 

@@ -95,6 +95,9 @@ pub struct OAuthError {
     /// Set when the client tried HTTP Basic: the 401 then carries `WWW-Authenticate: Basic`
     /// (RFC 6749 §5.2).
     pub basic_auth_attempted: bool,
+    /// Set for a caller refused for failing too often: `429` with `Retry-After` this many
+    /// seconds (RFC 6585 §4).
+    pub throttled_for_secs: Option<u64>,
     source: Option<anyhow::Error>,
 }
 
@@ -114,6 +117,7 @@ impl OAuthError {
             code,
             description: description.map(restrict_charset),
             basic_auth_attempted: false,
+            throttled_for_secs: None,
             source: None,
         }
     }
@@ -132,6 +136,18 @@ impl OAuthError {
     /// An unexpected failure: the caller sees only `server_error`; the cause goes to the log.
     pub fn server_error(source: impl Into<anyhow::Error>) -> Self {
         Self::new(ErrorCode::ServerError, None).with_source(source)
+    }
+
+    /// The caller failed too often: `429 temporarily_unavailable` with `Retry-After`. RFC 6749
+    /// registers no code for this; `temporarily_unavailable` (§4.1.2.1) says "try later", and
+    /// the status and header say when.
+    pub fn too_many_attempts(retry_after: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            ErrorCode::TemporarilyUnavailable,
+            Some("too many failed attempts; try again later".into()),
+        );
+        error.throttled_for_secs = Some(retry_after.as_secs().max(1));
+        error
     }
 
     /// A backend needed for a safe answer is down: fail closed, ask to retry.

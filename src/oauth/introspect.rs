@@ -18,9 +18,10 @@ use crate::store::StoreError;
 pub async fn introspect(
     state: &AppState,
     form: &FormRequest,
+    from: std::net::IpAddr,
     now: OffsetDateTime,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(&state.client_auth(now), form).await?;
+    let client = authenticate_client(&state.client_auth(now, from), form).await?;
     if client.auth_method == AuthMethod::None {
         return Err(OAuthError::invalid_client(
             "introspection needs a client that authenticates",

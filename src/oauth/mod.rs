@@ -31,8 +31,15 @@ use crate::state::AppState;
 
 impl AppState {
     /// What client authentication needs from the state, at `now`.
-    pub fn client_auth(&self, now: OffsetDateTime) -> ClientAuthContext<'_> {
+    pub fn client_auth(
+        &self,
+        now: OffsetDateTime,
+        from: std::net::IpAddr,
+    ) -> ClientAuthContext<'_> {
         ClientAuthContext {
+            from,
+            recent_failures: &self.client_auth_failures,
+            limits: self.settings.client_auth.limits(),
             db: self.db.as_ref(),
             clients: &self.current.clients,
             metrics: &self.metrics,

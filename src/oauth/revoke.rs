@@ -19,9 +19,10 @@ const ACCESS_TOKEN_HINT: &str = "access_token";
 pub async fn revoke(
     state: &AppState,
     form: &FormRequest,
+    from: std::net::IpAddr,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    let client = authenticate_client(&state.client_auth(now), form).await?;
+    let client = authenticate_client(&state.client_auth(now, from), form).await?;
     let token = form.require("token")?;
     let _hint = form
         .get("token_type_hint")

@@ -42,10 +42,11 @@ impl std::fmt::Debug for TokenResponse {
 pub async fn exchange(
     state: &AppState,
     form: &FormRequest,
+    from: std::net::IpAddr,
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
     let grant_type = form.require("grant_type")?;
-    let client = authenticate_client(&state.client_auth(now), form).await?;
+    let client = authenticate_client(&state.client_auth(now, from), form).await?;
     let grant = GrantType::parse(grant_type).map_err(|_| {
         // Never echo the caller's text (RFC 6749 §5.2 limits what a description may carry).
         OAuthError::unsupported_grant_type("this grant type is not supported")

@@ -22,6 +22,7 @@ mod admin_users;
 mod authorize;
 mod authorize_prompt;
 mod bulkhead;
+mod client_auth_throttle;
 mod code_binding;
 mod consent;
 mod current_truth;

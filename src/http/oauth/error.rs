@@ -10,11 +10,15 @@ use crate::oauth::{ErrorCode, OAuthError};
 
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
+        if self.throttled_for_secs.is_some() {
+            return StatusCode::TOO_MANY_REQUESTS;
+        }
         StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST)
     }
 
     fn error_response(&self) -> HttpResponse {
         match self.code {
+            _ if self.throttled_for_secs.is_some() => {}
             ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
                 tracing::error!(error.cause_chain = ?self, "request failed");
             }
@@ -47,7 +51,9 @@ impl ResponseError for OAuthError {
             }
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
-        if self.code == ErrorCode::TemporarilyUnavailable {
+        if let Some(secs) = self.throttled_for_secs {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
+        } else if self.code == ErrorCode::TemporarilyUnavailable {
             response.insert_header((header::RETRY_AFTER, "5"));
         }
         let mut body = json!({"error": self.code.as_str()});

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
+use crate::http::ClientAddress;
 use crate::oauth::{self, FormRequest, MAX_FORM_BYTES, OAuthError};
 use crate::state::AppState;
 
@@ -14,10 +15,11 @@ use crate::state::AppState;
 pub async fn post_token(
     state: web::Data<AppState>,
     req: HttpRequest,
+    from: ClientAddress,
     body: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let form = read_form(&req, body).await?;
-    let response = oauth::token::exchange(&state, &form, state.clock.now()).await?;
+    let response = oauth::token::exchange(&state, &form, from.ip(), state.clock.now()).await?;
     Ok(no_store_json(&response))
 }
 
@@ -25,10 +27,12 @@ pub async fn post_token(
 pub async fn post_introspect(
     state: web::Data<AppState>,
     req: HttpRequest,
+    from: ClientAddress,
     body: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let form = read_form(&req, body).await?;
-    let response = oauth::introspect::introspect(&state, &form, state.clock.now()).await?;
+    let response =
+        oauth::introspect::introspect(&state, &form, from.ip(), state.clock.now()).await?;
     Ok(no_store_json(&response))
 }
 
@@ -36,10 +40,11 @@ pub async fn post_introspect(
 pub async fn post_revoke(
     state: web::Data<AppState>,
     req: HttpRequest,
+    from: ClientAddress,
     body: web::Payload,
 ) -> Result<HttpResponse, OAuthError> {
     let form = read_form(&req, body).await?;
-    oauth::revoke::revoke(&state, &form, state.clock.now()).await?;
+    oauth::revoke::revoke(&state, &form, from.ip(), state.clock.now()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))

@@ -19,13 +19,14 @@ pub use self::templates::get_stylesheet;
 use self::templates::{ErrorPage, render};
 use crate::crypto::{Password, PasswordError, Verification};
 use crate::domain::{Client, User, Username};
+use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
 use crate::oauth::interaction::{
     Interaction, Next, Session, create_session, error_redirect, finish_interaction,
     issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
     start_interaction,
 };
-use crate::oauth::throttle::LoginThrottle;
+use crate::oauth::throttle::Throttle;
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -141,18 +142,26 @@ pub async fn post_login(
         };
     let typed = form.get("username").unwrap_or_default().to_owned();
     let password = Password::new(form.get("password").unwrap_or_default().to_owned());
-    let sessions = &state.settings.sessions;
-    let throttle = LoginThrottle::new(
+    let throttle = Throttle::new(
         state.ephemeral.as_ref(),
+        "sign-in",
         &typed,
-        req.peer_addr().map(|a| a.ip()),
-        sessions.max_failed_logins,
-        std::time::Duration::from_secs(sessions.failed_login_window_secs),
+        client_address(&req).ip(),
+        state.settings.sessions.sign_in_limits(),
     );
-    match throttle.is_blocked().await {
-        Ok(false) => {}
-        Ok(true) => return too_many_attempts_page(throttle.retry_after()),
-        Err(_) => return unavailable_page(),
+    match throttle.admit().await {
+        Ok(None) => {}
+        Ok(Some(refusal)) => {
+            tracing::info!(
+                reason = refusal.as_str(),
+                "sign-in refused: too many failures"
+            );
+            return too_many_attempts_page(throttle.retry_after());
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot count the sign-in attempt");
+            return unavailable_page();
+        }
     }
     let user = match Username::parse(&typed) {
         Ok(username) => match state.db.find_user_by_username(&username).await {
@@ -175,7 +184,8 @@ pub async fn post_login(
         }
     };
     let (Verification::Valid { needs_rehash }, Some(user)) = (verification, user) else {
-        if throttle.record_failure().await.is_err() {
+        if let Err(error) = throttle.failed().await {
+            tracing::warn!(%error, "cannot count the failed sign-in");
             return unavailable_page();
         }
         // One message and one timing for a wrong name or a wrong password.
@@ -191,7 +201,7 @@ pub async fn post_login(
             StatusCode::BAD_REQUEST,
         );
     };
-    if let Err(error) = throttle.clear().await {
+    if let Err(error) = throttle.succeeded().await {
         tracing::warn!(%error, "could not clear the failed sign-in count");
     }
     if needs_rehash {

@@ -75,6 +75,27 @@ pub async fn increment_counts_one_two_three(s: Arc<dyn EphemeralStore>) {
     }
 }
 
+pub async fn decrement_takes_one_back_and_never_creates_a_counter(s: Arc<dyn EphemeralStore>) {
+    s.increment("tries", TTL).await.unwrap();
+    s.increment("tries", TTL).await.unwrap();
+    s.decrement("tries").await.unwrap();
+    assert_eq!(s.get("tries").await.unwrap(), Some(b"1".to_vec()));
+    s.decrement("tries").await.unwrap();
+    s.decrement("tries").await.unwrap();
+    assert_eq!(
+        s.get("tries").await.unwrap(),
+        Some(b"0".to_vec()),
+        "never below zero"
+    );
+    assert_eq!(s.increment("tries", TTL).await.unwrap(), 1);
+    s.decrement("absent").await.unwrap();
+    assert_eq!(
+        s.get("absent").await.unwrap(),
+        None,
+        "no counter is created"
+    );
+}
+
 pub async fn keys_with_different_names_are_independent(s: Arc<dyn EphemeralStore>) {
     s.put("a", b"1", TTL).await.unwrap();
     s.put("b", b"2", TTL).await.unwrap();

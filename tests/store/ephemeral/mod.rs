@@ -26,6 +26,7 @@ macro_rules! contract_suite {
             two_concurrent_takes_of_one_key_never_both_succeed,
             concurrent_put_if_absent_has_exactly_one_winner,
             increment_counts_one_two_three,
+            decrement_takes_one_back_and_never_creates_a_counter,
             keys_with_different_names_are_independent,
             a_counter_reads_back_as_its_decimal_count,
             a_zero_ttl_is_accepted,
