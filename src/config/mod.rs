@@ -274,6 +274,9 @@ pub struct SessionSettings {
     pub max_failed_logins_per_user: u32,
     /// How long failed sign-ins are counted, and how long a refusal lasts.
     pub failed_login_window_secs: u64,
+    /// Authorizations one address may have waiting for sign-in or consent at once (each is
+    /// kept ten minutes); past this, `429`.
+    pub max_pending_interactions_per_address: u32,
 }
 
 impl SessionSettings {
@@ -337,6 +340,7 @@ impl Default for SessionSettings {
             max_failed_logins_per_address: 100,
             max_failed_logins_per_user: 30,
             failed_login_window_secs: 900,
+            max_pending_interactions_per_address: 500,
         }
     }
 }

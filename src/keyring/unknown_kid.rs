@@ -85,3 +85,21 @@ impl KeyRing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_kid_reloads_at_most_once_a_second() {
+        let reloads = UnknownKidReloads::default();
+        assert!(!reloads.throttled(5_000), "never reloaded: allowed");
+        reloads.last_started_ms.store(5_000, Ordering::Release);
+        assert!(reloads.throttled(5_999), "within the second");
+        assert!(!reloads.throttled(6_000), "a second later");
+        assert!(
+            !reloads.throttled(3_000),
+            "a clock set back allows one again"
+        );
+    }
+}

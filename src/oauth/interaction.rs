@@ -1,6 +1,7 @@
 //! The browser side of an authorization: sessions, the pending interaction while a person signs
 //! in and consents, and the decision of what comes next (OIDC Core §3.1.2.3, §3.1.2.4).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -92,14 +93,35 @@ fn backend(e: serde_json::Error) -> EphemeralError {
     EphemeralError::Backend(e.into())
 }
 
+fn pending_key(from: IpAddr) -> String {
+    format!(
+        "pending-interactions:{}",
+        sha256_hex(from.to_string().as_bytes())
+    )
+}
+
 /// Starts an interaction (with the session when the person is already signed in); returns its
-/// id, the browser-binding cookie value and the interaction.
+/// id, the browser-binding cookie value and the interaction, or `None` when the address of
+/// `pending` already has its maximum of interactions unfinished: each is kept for ten minutes
+/// for anyone who asks, so one address must not be able to fill the store. Without `pending`
+/// the new interaction takes over the count of the one it follows (consent after sign-in).
 pub async fn start_interaction(
     ephemeral: &dyn EphemeralStore,
     request: AuthorizationRequest,
     session: Option<Session>,
+    pending: Option<(IpAddr, u32)>,
     now: OffsetDateTime,
-) -> Result<(String, String, Interaction), EphemeralError> {
+) -> Result<Option<(String, String, Interaction)>, EphemeralError> {
+    if let Some((address, max_pending)) = pending {
+        let count = ephemeral
+            .increment(&pending_key(address), INTERACTION_LIFETIME)
+            .await?;
+        if count > u64::from(max_pending) {
+            // refused: nothing is pending for it
+            ephemeral.decrement(&pending_key(address)).await?;
+            return Ok(None);
+        }
+    }
     let (id, binding) = (random_token(), random_token());
     let interaction = Interaction {
         request,
@@ -109,7 +131,7 @@ pub async fn start_interaction(
         expires_at: (now + INTERACTION_LIFETIME).unix_timestamp(),
     };
     save_interaction(ephemeral, &id, &interaction).await?;
-    Ok((id, binding, interaction))
+    Ok(Some((id, binding, interaction)))
 }
 
 pub async fn save_interaction(
@@ -133,15 +155,21 @@ pub async fn load_interaction(
     }
 }
 
-/// Ends an interaction; `None` if it was already finished (a form posted twice).
+/// Ends an interaction; `None` if it was already finished (a form posted twice). With
+/// `release`, it no longer counts as pending for that address; without, its count passes to
+/// the interaction that follows it.
 pub async fn finish_interaction(
     ephemeral: &dyn EphemeralStore,
     id: &str,
+    release: Option<IpAddr>,
 ) -> Result<Option<Interaction>, EphemeralError> {
-    match ephemeral.take(&interaction_key(id)).await? {
-        Some(value) => serde_json::from_slice(&value).map(Some).map_err(backend),
-        None => Ok(None),
+    let Some(value) = ephemeral.take(&interaction_key(id)).await? else {
+        return Ok(None);
+    };
+    if let Some(from) = release {
+        ephemeral.decrement(&pending_key(from)).await?;
     }
+    serde_json::from_slice(&value).map(Some).map_err(backend)
 }
 
 /// Creates a session; returns the cookie value (only its digest is stored).

@@ -2,7 +2,6 @@
 //! (an unknown kid reloads the ring, at most once a second), and a key revoked on one is refused
 //! by the other once it reloads (what the change feed will trigger).
 
-use std::time::Duration;
 
 use gatehouse::clock::Clock as _;
 use gatehouse::crypto::SigningAlgorithm;
@@ -56,18 +55,17 @@ async fn a_key_rotated_now_on_one_instance_verifies_on_another_at_the_next_reque
         .unwrap();
     assert_eq!(on_b.status(), 200);
 
-    // at most one reload a second: a second new key within the same second waits for the next
+    // a key made without the admin API (as the CLI does) is announced through the change feed
+    // too: the other instance verifies with it once it has read the feed. (That an unknown kid
+    // reloads at most once a second is unit-tested in src/keyring/unknown_kid.rs: here the
+    // feed may deliver first, so it cannot be observed without a race.)
     a.state
         .keys
         .rotate(SigningAlgorithm::Es256, true, a.clock.now(), "test")
         .await
         .unwrap();
     let newer = a.token_for(&service).await;
-    assert_eq!(
-        b.introspect(&newer, &service).await,
-        json!({"active": false})
-    );
-    a.clock.advance(Duration::from_secs(1));
+    b.read_changes().await;
     assert_eq!(b.introspect(&newer, &service).await["active"], true);
 }
 

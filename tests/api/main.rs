@@ -8,6 +8,7 @@ mod flow;
 mod helpers;
 mod jose;
 mod pages;
+mod pending_interactions;
 
 mod admin_auth;
 mod admin_clients;

@@ -13,7 +13,7 @@ use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
 use self::responses::{
     consent_page, error_page, expired_page, login_page, redirect, redirect_error,
-    too_many_attempts_page, unavailable_page,
+    too_many_attempts_page, too_many_pending_page, unavailable_page,
 };
 pub use self::templates::get_stylesheet;
 use self::templates::{ErrorPage, render};
@@ -22,9 +22,9 @@ use crate::domain::{Client, User, Username};
 use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
 use crate::oauth::interaction::{
-    Interaction, Next, Session, create_session, error_redirect, finish_interaction,
-    issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
-    start_interaction,
+    INTERACTION_LIFETIME, Interaction, Next, Session, create_session, error_redirect,
+    finish_interaction, issue_code_redirect, load_interaction, load_session, next_step,
+    save_interaction, start_interaction,
 };
 use crate::oauth::throttle::Throttle;
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
@@ -73,7 +73,8 @@ async fn authorize(state: &AppState, req: &HttpRequest, params: FormRequest) -> 
         Ok(signed_in) => signed_in,
         Err(error) => return redirect_error(state, &request, &error),
     };
-    proceed(state, &client, request, signed_in, false, &cookies).await
+    let from = client_address(req).ip();
+    proceed(state, &client, request, signed_in, false, &cookies, from).await
 }
 
 /// Decides and performs the next step for a request whose client is verified.
@@ -84,6 +85,7 @@ async fn proceed(
     signed_in: Option<(User, Session)>,
     fresh_login: bool,
     cookies: &Cookies,
+    from: std::net::IpAddr,
 ) -> HttpResponse {
     let now = state.clock.now();
     let session = signed_in.as_ref().map(|(_, s)| *s);
@@ -105,24 +107,35 @@ async fn proceed(
     match (step, signed_in) {
         (Err(error), _) => redirect_error(state, &request, &error),
         (Ok(Next::Issue), Some((_, session))) => complete(state, client, &request, &session).await,
-        (Ok(Next::Consent), Some((user, session))) => {
-            match start_interaction(state.ephemeral.as_ref(), request, Some(session), now).await {
-                Ok((id, binding, interaction)) => {
-                    let mut response = consent_page(client, &user, &interaction, &id);
+        (Ok(next), signed_in) => {
+            let consent = match (next, signed_in) {
+                (Next::Consent, Some((user, session))) => Some((user, session)),
+                _ => None,
+            };
+            let session = consent.as_ref().map(|(_, session)| *session);
+            // After a fresh sign-in, consent takes over the sign-in interaction's count.
+            let limit = state.settings.sessions.max_pending_interactions_per_address;
+            let pending = (!fresh_login).then_some((from, limit));
+            match start_interaction(state.ephemeral.as_ref(), request, session, pending, now).await
+            {
+                Ok(Some((id, binding, interaction))) => {
+                    let mut response = match &consent {
+                        Some((user, _)) => consent_page(client, user, &interaction, &id),
+                        None => login_page(client, &interaction, &id, "", None, StatusCode::OK),
+                    };
                     cookies.attach(&mut response, cookies.binding_cookie(&binding));
                     response
                 }
-                Err(_) => unavailable_page(),
+                Ok(None) => {
+                    tracing::info!(%from, "authorization refused: too many pending from this address");
+                    too_many_pending_page(INTERACTION_LIFETIME)
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot start the interaction");
+                    unavailable_page()
+                }
             }
         }
-        (Ok(_), _) => match start_interaction(state.ephemeral.as_ref(), request, None, now).await {
-            Ok((id, binding, interaction)) => {
-                let mut response = login_page(client, &interaction, &id, "", None, StatusCode::OK);
-                cookies.attach(&mut response, cookies.binding_cookie(&binding));
-                response
-            }
-            Err(_) => unavailable_page(),
-        },
     }
 }
 
@@ -230,10 +243,16 @@ pub async fn post_login(
         Some((user, session)),
         true,
         &cookies,
+        client_address(&req).ip(),
     )
     .await;
     cookies.attach(&mut response, cookies.session_cookie(&session_id, lifetime));
-    finish_if_redirected(&state, &id, &response).await;
+    // Signed in, the login interaction is over whatever comes next: the redirect, an error, or
+    // (200) the consent page under an interaction of its own, which keeps its pending count.
+    let release = (response.status() != StatusCode::OK).then(|| client_address(&req).ip());
+    if let Err(error) = finish_interaction(state.ephemeral.as_ref(), &id, release).await {
+        tracing::warn!(%error, "could not end the sign-in interaction");
+    }
     response
 }
 
@@ -255,7 +274,8 @@ pub async fn post_consent(
         return error_page(&OAuthError::invalid_request("sign in first"));
     };
     // Taking the interaction makes a second submission of the same form fail.
-    match finish_interaction(state.ephemeral.as_ref(), &id).await {
+    let from = client_address(&req).ip();
+    match finish_interaction(state.ephemeral.as_ref(), &id, Some(from)).await {
         Ok(Some(_)) => {}
         Ok(None) => return expired_page(),
         Err(_) => return unavailable_page(),
@@ -337,13 +357,6 @@ async fn open_interaction(
         .filter(|client| !client.disabled)
         .ok_or_else(expired_page)?;
     Ok((form, interaction, client))
-}
-
-/// After a login that completed the authorization, the interaction is over.
-async fn finish_if_redirected(state: &AppState, id: &str, response: &HttpResponse) {
-    if response.status() == StatusCode::SEE_OTHER {
-        let _ = finish_interaction(state.ephemeral.as_ref(), id).await;
-    }
 }
 
 async fn signed_in_user(

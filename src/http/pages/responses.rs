@@ -128,11 +128,23 @@ pub(super) fn unavailable_page() -> HttpResponse {
 
 /// 429 after too many failed sign-ins of one name from one address.
 pub(super) fn too_many_attempts_page(retry_after: std::time::Duration) -> HttpResponse {
+    too_many("too many failed sign-ins; try again later", retry_after)
+}
+
+/// `429` for an address with too many authorizations waiting for sign-in at once.
+pub(super) fn too_many_pending_page(retry_after: std::time::Duration) -> HttpResponse {
+    too_many(
+        "too many sign-ins are in progress from your network; finish one or try again later",
+        retry_after,
+    )
+}
+
+fn too_many(description: &'static str, retry_after: std::time::Duration) -> HttpResponse {
     let mut response = render(
         StatusCode::TOO_MANY_REQUESTS,
         &ErrorPage {
             error: "temporarily_unavailable",
-            description: Some("too many failed sign-ins; try again later"),
+            description: Some(description),
         },
     );
     if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().to_string()) {
