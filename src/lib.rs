@@ -13,6 +13,7 @@ pub mod ephemeral;
 pub mod http;
 pub mod keyring;
 pub mod oauth;
+pub mod origin;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -271,6 +271,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
             .app_data(state.clone())
             .wrap(from_fn(http::read_own_admin_changes))
             .wrap(from_fn(http::observe_request))
+            .wrap(from_fn(http::carry_request_origin))
             .wrap(from_fn(http::set_request_id_header))
             .wrap(TracingLogger::<http::RequestSpan>::new())
             .wrap(from_fn(http::strict_transport_security))

@@ -258,14 +258,8 @@ pub(crate) async fn audit(
     target_id: &str,
     now: OffsetDateTime,
 ) {
-    let event = NewAuditEvent {
-        actor: actor.to_owned(),
-        action: action.to_owned(),
-        target_type: target_type.to_owned(),
-        target_id: Some(target_id.to_owned()),
-        request_id: None,
-        details: serde_json::Value::Object(serde_json::Map::new()),
-    };
+    let details = serde_json::Value::Object(serde_json::Map::new());
+    let event = NewAuditEvent::new(actor, action, target_type, Some(target_id), details);
     if let Err(error) = db.record_audit_event(&event, now).await {
         tracing::warn!(%error, action, "could not record an audit event");
     }

@@ -128,6 +128,22 @@ pub async fn resolve_client_address(
     next.call(req).await
 }
 
+/// Serves the request as coming from its client address and request id (`crate::origin`), so
+/// audit events record both. Wrapped inside the request-id middleware, which sets the id.
+pub async fn carry_request_origin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let origin = crate::origin::RequestOrigin {
+        client_address: client_address(req.request()).ip(),
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string),
+    };
+    crate::origin::serving(origin, next.call(req)).await
+}
+
 fn address_of(req: &HttpRequest) -> ClientAddress {
     let peer = req
         .peer_addr()

@@ -15,7 +15,7 @@ mod testing;
 
 use actix_web::web;
 
-pub use self::client_address::{ClientAddress, resolve_client_address};
+pub use self::client_address::{ClientAddress, carry_request_origin, resolve_client_address};
 pub use self::middleware::{
     observe_request, read_own_admin_changes, set_request_id_header, strict_transport_security,
 };

@@ -359,14 +359,7 @@ impl KeyRing {
         details: serde_json::Value,
         now: OffsetDateTime,
     ) {
-        let event = NewAuditEvent {
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target_type: "signing_key".to_owned(),
-            target_id: kid.map(str::to_owned),
-            request_id: None,
-            details,
-        };
+        let event = NewAuditEvent::new(actor, action, "signing_key", kid, details);
         if let Err(error) = self.db.record_audit_event(&event, now).await {
             tracing::warn!(%error, action, "could not record an audit event");
         }

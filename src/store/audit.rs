@@ -17,6 +17,34 @@ pub struct NewAuditEvent {
     pub details: serde_json::Value,
 }
 
+impl NewAuditEvent {
+    /// An event done now, with the client address and request id of the request being served
+    /// (`details.client_address`, `request_id`), when there is one.
+    pub fn new(
+        actor: &str,
+        action: &str,
+        target_type: &str,
+        target_id: Option<&str>,
+        mut details: serde_json::Value,
+    ) -> Self {
+        let origin = crate::origin::current();
+        if let (Some(origin), serde_json::Value::Object(members)) = (&origin, &mut details) {
+            members.insert(
+                "client_address".to_owned(),
+                serde_json::Value::String(origin.client_address.to_string()),
+            );
+        }
+        Self {
+            actor: actor.to_owned(),
+            action: action.to_owned(),
+            target_type: target_type.to_owned(),
+            target_id: target_id.map(str::to_owned),
+            request_id: origin.and_then(|origin| origin.request_id),
+            details,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub id: Uuid,

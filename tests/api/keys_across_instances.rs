@@ -2,7 +2,6 @@
 //! (an unknown kid reloads the ring, at most once a second), and a key revoked on one is refused
 //! by the other once it reloads (what the change feed will trigger).
 
-
 use gatehouse::clock::Clock as _;
 use gatehouse::crypto::SigningAlgorithm;
 use serde_json::json;

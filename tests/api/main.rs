@@ -20,6 +20,7 @@ mod admin_negotiation;
 mod admin_pagination;
 mod admin_rate_limit;
 mod admin_users;
+mod audit_origin;
 mod authorize;
 mod authorize_prompt;
 mod bulkhead;
