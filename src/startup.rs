@@ -269,7 +269,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
             .wrap(from_fn(http::set_request_id_header))
             .wrap(TracingLogger::default())
             .wrap(from_fn(http::strict_transport_security))
-            .configure(http::routes)
+            .configure(|cfg| http::routes(cfg, &state))
             .configure(|cfg| {
                 if testing {
                     http::testing_routes(cfg);

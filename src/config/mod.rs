@@ -91,6 +91,9 @@ pub struct ServerSettings {
     /// `Strict-Transport-Security: max-age` sent on every response when the issuer is https
     /// (RFC 6797); 0 sends none. Never sent for a plain-http issuer.
     pub hsts_max_age_secs: u64,
+    /// Web origins allowed to call the token, userinfo, introspection and revocation endpoints
+    /// from a browser (CORS), besides those of enabled public clients' redirect URIs.
+    pub cors_allowed_origins: Vec<crate::domain::WebOrigin>,
 }
 
 impl Default for ServerSettings {
@@ -102,6 +105,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 30,
             workers: None,
             hsts_max_age_secs: 365 * 24 * 3600,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -464,6 +468,23 @@ mod tests {
                 bad.validate().unwrap_err().key,
                 "tokens.client_assertion_max_lifetime_secs"
             );
+        }
+    }
+
+    #[test]
+    fn cors_origins_parse_as_origins_and_never_as_a_wildcard() {
+        let origins: Result<Settings, _> = Figment::from(Toml::string(
+            "[server]\ncors_allowed_origins = [\"https://App.example.com/\"]\n",
+        ))
+        .extract();
+        let origins = origins.unwrap().server.cors_allowed_origins;
+        assert_eq!(origins[0].as_str(), "https://app.example.com");
+        for bad in ["*", "https://app.example.com/callback"] {
+            let refused: Result<Settings, _> = Figment::from(Toml::string(&format!(
+                "[server]\ncors_allowed_origins = [\"{bad}\"]\n"
+            )))
+            .extract();
+            assert!(refused.is_err(), "{bad}");
         }
     }
 }

@@ -24,6 +24,7 @@ mod authorize_prompt;
 mod bulkhead;
 mod code_binding;
 mod consent;
+mod cors;
 mod current_truth;
 mod database_files;
 mod discovery;
