@@ -94,6 +94,12 @@ pub struct ServerSettings {
     /// Web origins allowed to call the token, userinfo, introspection and revocation endpoints
     /// from a browser (CORS), besides those of enabled public clients' redirect URIs.
     pub cors_allowed_origins: Vec<crate::domain::WebOrigin>,
+    /// How long a request's head (request line and headers) may take to arrive: 408 and the
+    /// connection closed after that (actix-web's `client_request_timeout`).
+    pub header_timeout_ms: u64,
+    /// How long a request's body may take to arrive, counted from its head: 408 and the
+    /// connection closed after that (RFC 9110 §15.5.9).
+    pub body_timeout_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -106,6 +112,8 @@ impl Default for ServerSettings {
             workers: None,
             hsts_max_age_secs: 365 * 24 * 3600,
             cors_allowed_origins: Vec::new(),
+            header_timeout_ms: 5_000,
+            body_timeout_ms: 10_000,
         }
     }
 }
@@ -485,6 +493,27 @@ mod tests {
             )))
             .extract();
             assert!(refused.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_timeouts_are_on_and_bounded() {
+        assert_eq!(ServerSettings::default().header_timeout_ms, 5_000);
+        assert_eq!(ServerSettings::default().body_timeout_ms, 10_000);
+        for (key, set) in [
+            (
+                "server.header_timeout_ms",
+                (|s: &mut Settings, v| s.server.header_timeout_ms = v) as fn(&mut Settings, u64),
+            ),
+            ("server.body_timeout_ms", |s: &mut Settings, v| {
+                s.server.body_timeout_ms = v
+            }),
+        ] {
+            for bad in [0, 60_001] {
+                let mut settings = Settings::default();
+                set(&mut settings, bad);
+                assert_eq!(settings.validate().unwrap_err().key, key);
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ mod admin;
 mod cors;
 mod health;
 mod jwks;
+mod limits;
 mod metrics;
 mod middleware;
 mod oauth;
@@ -17,6 +18,7 @@ use actix_web::web;
 
 use crate::state::AppState;
 
+pub use self::limits::bound_request_bodies;
 pub use self::middleware::{
     observe_request, read_own_admin_changes, set_request_id_header, strict_transport_security,
 };

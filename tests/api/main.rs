@@ -35,6 +35,7 @@ mod id_token;
 mod introspect;
 mod jwks;
 mod keys_across_instances;
+mod limits;
 mod login;
 mod login_throttle;
 mod logout;
