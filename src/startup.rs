@@ -269,6 +269,7 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap(from_fn(http::bound_request_bodies))
             .wrap(from_fn(http::read_own_admin_changes))
             .wrap(from_fn(http::observe_request))
             .wrap(from_fn(http::carry_request_origin))
@@ -276,13 +277,15 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
             .wrap(TracingLogger::<http::RequestSpan>::new())
             .wrap(from_fn(http::strict_transport_security))
             .wrap(from_fn(http::resolve_client_address))
-            .configure(http::routes)
+            .configure(|cfg| http::routes(cfg, &state))
             .configure(|cfg| {
                 if testing {
                     http::testing_routes(cfg);
                 }
             })
     })
+    // A head that never completes is answered 408 and closed (the body: `http::limits`).
+    .client_request_timeout(Duration::from_millis(settings.server.header_timeout_ms))
     .listen(listener)?
     .shutdown_timeout(settings.server.shutdown_timeout_secs);
     if let Some(workers) = settings.server.workers {

@@ -143,6 +143,14 @@ async fn insert_new_client(
             StoreError::Conflict { .. } => AdminError::Conflict("client_id is taken".into()),
             other => other.into(),
         })?;
+    // Every instance learns of it: a public client's redirect origins open CORS (`current`).
+    note_changed(
+        db,
+        ChangeKind::ClientChanged,
+        created.client.id.as_str(),
+        now,
+    )
+    .await?;
     audit(
         db,
         actor,

@@ -100,6 +100,15 @@ pub struct ServerSettings {
     pub trusted_proxies: Vec<TrustedProxy>,
     /// Which header the trusted proxies write the client address into.
     pub client_address_header: ClientAddressHeader,
+    /// Web origins allowed to call the token, userinfo, introspection and revocation endpoints
+    /// from a browser (CORS), besides those of enabled public clients' redirect URIs.
+    pub cors_allowed_origins: Vec<crate::domain::WebOrigin>,
+    /// How long a request's head (request line and headers) may take to arrive: 408 and the
+    /// connection closed after that (actix-web's `client_request_timeout`).
+    pub header_timeout_ms: u64,
+    /// How long a request's body may take to arrive, counted from its head: 408 and the
+    /// connection closed after that (RFC 9110 §15.5.9).
+    pub body_timeout_ms: u64,
 }
 
 /// The header a trusted proxy appends the address it received a request from to.
@@ -124,6 +133,9 @@ impl Default for ServerSettings {
             hsts_max_age_secs: 365 * 24 * 3600,
             trusted_proxies: Vec::new(),
             client_address_header: ClientAddressHeader::default(),
+            cors_allowed_origins: Vec::new(),
+            header_timeout_ms: 5_000,
+            body_timeout_ms: 10_000,
         }
     }
 }
@@ -552,6 +564,44 @@ mod tests {
                 bad.validate().unwrap_err().key,
                 "tokens.client_assertion_max_lifetime_secs"
             );
+        }
+    }
+
+    #[test]
+    fn cors_origins_parse_as_origins_and_never_as_a_wildcard() {
+        let origins: Result<Settings, _> = Figment::from(Toml::string(
+            "[server]\ncors_allowed_origins = [\"https://App.example.com/\"]\n",
+        ))
+        .extract();
+        let origins = origins.unwrap().server.cors_allowed_origins;
+        assert_eq!(origins[0].as_str(), "https://app.example.com");
+        for bad in ["*", "https://app.example.com/callback"] {
+            let refused: Result<Settings, _> = Figment::from(Toml::string(&format!(
+                "[server]\ncors_allowed_origins = [\"{bad}\"]\n"
+            )))
+            .extract();
+            assert!(refused.is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_timeouts_are_on_and_bounded() {
+        assert_eq!(ServerSettings::default().header_timeout_ms, 5_000);
+        assert_eq!(ServerSettings::default().body_timeout_ms, 10_000);
+        for (key, set) in [
+            (
+                "server.header_timeout_ms",
+                (|s: &mut Settings, v| s.server.header_timeout_ms = v) as fn(&mut Settings, u64),
+            ),
+            ("server.body_timeout_ms", |s: &mut Settings, v| {
+                s.server.body_timeout_ms = v
+            }),
+        ] {
+            for bad in [0, 60_001] {
+                let mut settings = Settings::default();
+                set(&mut settings, bad);
+                assert_eq!(settings.validate().unwrap_err().key, key);
+            }
         }
     }
 }

@@ -1,5 +1,8 @@
 //! The checks that span several keys, run after every value has parsed on its own.
 
+/// The longest `server.header_timeout_ms` and `server.body_timeout_ms` may be (a minute).
+const MAX_REQUEST_TIMEOUT_MS: u64 = 60_000;
+
 use super::{
     ConfigError, MAX_CLIENT_ASSERTION_LIFETIME_SECS, MAX_REFRESH_TOKEN_GRACE_SECS, Settings,
 };
@@ -144,6 +147,21 @@ impl Settings {
         ];
         if let Some((key, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
             return Err(ConfigError::new(*key, "must be at least 1"));
+        }
+        for (key, ms) in [
+            ("server.header_timeout_ms", self.server.header_timeout_ms),
+            ("server.body_timeout_ms", self.server.body_timeout_ms),
+        ] {
+            // 0 would turn actix-web's head timeout off: a connection held forever again.
+            if !(1..=MAX_REQUEST_TIMEOUT_MS).contains(&ms) {
+                return Err(ConfigError::new(
+                    key,
+                    format!(
+                        "must be 1 to {MAX_REQUEST_TIMEOUT_MS}: a request that never arrives \
+                         must not hold a connection for long"
+                    ),
+                ));
+            }
         }
         let cache = &self.cache;
         if !(10..=1_000).contains(&cache.poll_interval_ms) {

@@ -101,6 +101,11 @@ impl ClientCache {
             .clear();
     }
 
+    /// How long an entry is trusted without a change from the feed.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
     pub fn len(&self) -> usize {
         self.entries.read().unwrap_or_else(|p| p.into_inner()).len()
     }

@@ -9,6 +9,7 @@
 //! once and otherwise fail closed: a revocation is never missed because it could not be read.
 
 mod clients;
+mod origins;
 mod revocations;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -18,6 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 pub use self::clients::{CachedClient, ClientCache};
+pub use self::origins::ClientOrigins;
 pub use self::revocations::{Revocations, TokenFacts, scope_subject};
 use crate::keyring::KeyRing;
 use crate::store::{ChangeKind, Database, NewChange, StoreError};
@@ -63,6 +65,8 @@ pub struct Current {
     policy: FeedPolicy,
     revocations: RwLock<Revocations>,
     pub clients: ClientCache,
+    /// The redirect origins of enabled public clients, for CORS.
+    pub origins: ClientOrigins,
     position: Mutex<Position>,
     /// Serialises catch-ups, so concurrent requests finding the copy stale query once.
     catching_up: tokio::sync::Mutex<()>,
@@ -86,6 +90,7 @@ impl Current {
             keys,
             policy,
             revocations: RwLock::default(),
+            origins: ClientOrigins::new(clients.ttl()),
             clients,
             position: Mutex::new(Position {
                 seq: 0,
@@ -112,7 +117,10 @@ impl Current {
 
     fn apply(&self, change: &NewChange, now: OffsetDateTime) -> Synced {
         match change.kind {
-            ChangeKind::ClientChanged | ChangeKind::Client => self.clients.evict(&change.subject),
+            ChangeKind::ClientChanged | ChangeKind::Client => {
+                self.clients.evict(&change.subject);
+                self.origins.client_changed(&change.subject);
+            }
             ChangeKind::Scope => {
                 if let Some((client, _)) = change.subject.split_once(' ') {
                     self.clients.evict(client);
@@ -168,6 +176,8 @@ impl Current {
             // The ring is read again at the next unknown kid and every refresh interval.
             tracing::warn!(%error, "could not read the key ring again after a key change");
         }
+        // A client that could not be read stays pending: the next catch-up reads it.
+        self.origins.refresh(self.db.as_ref()).await?;
         self.applied.send_replace(after);
         Ok(synced)
     }

@@ -1,11 +1,13 @@
 //! Domain values that parse, so code past the edge never sees an unchecked string.
 
 mod client;
+mod origin;
 mod scope;
 mod user;
 
 pub use self::client::{
     Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
 };
+pub use self::origin::WebOrigin;
 pub use self::scope::{Scope, ScopeSet};
 pub use self::user::{Email, RESERVED_CLAIMS, User, Username};

@@ -3,8 +3,10 @@
 
 mod admin;
 pub mod client_address;
+mod cors;
 mod health;
 mod jwks;
+mod limits;
 mod metrics;
 mod middleware;
 mod oauth;
@@ -13,9 +15,13 @@ mod pages;
 mod request_span;
 mod testing;
 
+use actix_web::http::Method;
 use actix_web::web;
 
 pub use self::client_address::{ClientAddress, carry_request_origin, resolve_client_address};
+use crate::state::AppState;
+
+pub use self::limits::bound_request_bodies;
 pub use self::middleware::{
     observe_request, read_own_admin_changes, set_request_id_header, strict_transport_security,
 };
@@ -39,7 +45,9 @@ pub mod paths {
 
 /// Every route of the service as (method, path), `/v1` included: `tests/api/openapi.rs` checks
 /// that the router serves exactly these and that `openapi.yaml` describes exactly these.
-/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`).
+/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`). CORS preflights
+/// (`OPTIONS` on the endpoints `cors` wraps) are answered by that middleware, not routed, so they
+/// are not listed here (nor as operations in `openapi.yaml`, which says so in prose).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -84,19 +92,45 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", paths::TESTING_TOKENS),
 ];
 
-/// Every route of the service, in one table.
-pub fn routes(cfg: &mut web::ServiceConfig) {
+/// Every route of the service, in one table. `state` gives CORS the origins it allows.
+pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
+    let clients = |methods: &[Method]| cors::for_clients(state, methods);
     cfg.service(resource("/healthz").route(web::get().to(health::get_healthz)))
         .service(resource("/readyz").route(web::get().to(health::get_readyz)))
         .service(resource("/metrics").route(web::get().to(metrics::get_metrics)))
-        .service(resource(paths::JWKS).route(web::get().to(jwks::get_jwks)))
-        .service(resource(paths::OAUTH_METADATA).route(web::get().to(oauth::get_discovery)))
-        .service(resource(paths::OPENID_METADATA).route(web::get().to(oauth::get_discovery)))
-        .service(resource(paths::TOKEN).route(web::post().to(oauth::post_token)))
-        .service(resource(paths::INTROSPECT).route(web::post().to(oauth::post_introspect)))
-        .service(resource(paths::REVOKE).route(web::post().to(oauth::post_revoke)))
+        .service(
+            resource(paths::JWKS)
+                .wrap(cors::for_anyone())
+                .route(web::get().to(jwks::get_jwks)),
+        )
+        .service(
+            resource(paths::OAUTH_METADATA)
+                .wrap(cors::for_anyone())
+                .route(web::get().to(oauth::get_discovery)),
+        )
+        .service(
+            resource(paths::OPENID_METADATA)
+                .wrap(cors::for_anyone())
+                .route(web::get().to(oauth::get_discovery)),
+        )
+        .service(
+            resource(paths::TOKEN)
+                .wrap(clients(&[Method::POST]))
+                .route(web::post().to(oauth::post_token)),
+        )
+        .service(
+            resource(paths::INTROSPECT)
+                .wrap(clients(&[Method::POST]))
+                .route(web::post().to(oauth::post_introspect)),
+        )
+        .service(
+            resource(paths::REVOKE)
+                .wrap(clients(&[Method::POST]))
+                .route(web::post().to(oauth::post_revoke)),
+        )
         .service(
             resource(paths::USERINFO)
+                .wrap(clients(&[Method::GET, Method::POST]))
                 .route(web::get().to(oauth::userinfo))
                 .route(web::post().to(oauth::userinfo)),
         )

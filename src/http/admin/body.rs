@@ -35,8 +35,10 @@ pub async fn read(
     }
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::Malformed("the request body could not be read".into()))?;
+        let chunk = chunk.map_err(|error| match error {
+            actix_web::error::PayloadError::Overflow => ApiError::PayloadTooLarge,
+            _ => ApiError::Malformed("the request body could not be read".into()),
+        })?;
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Err(ApiError::PayloadTooLarge);
         }

@@ -111,8 +111,8 @@ fn no_store_json<T: Serialize>(body: &T) -> HttpResponse {
         .json(body)
 }
 
-/// Reads at most `MAX_FORM_BYTES` of body, so an oversized request is an OAuth error, not a
-/// plain-text 413, and parses it as a protocol form.
+/// Reads at most `MAX_FORM_BYTES` of body, so an oversized request is an OAuth error (with
+/// status 413, set by `http::limits`), and parses it as a protocol form.
 async fn read_form(req: &HttpRequest, payload: web::Payload) -> Result<FormRequest, OAuthError> {
     let authorization = req
         .headers()
@@ -131,10 +131,14 @@ async fn read_form_with(
     let header_str = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|_| OAuthError::invalid_request("the request body could not be read"))?;
+        let too_large = || OAuthError::invalid_request("the request body is too large");
+        let chunk = chunk.map_err(|error| match error {
+            // `http::limits` answers it with 413.
+            actix_web::error::PayloadError::Overflow => too_large(),
+            _ => OAuthError::invalid_request("the request body could not be read"),
+        })?;
         if body.len() + chunk.len() > MAX_FORM_BYTES {
-            return Err(OAuthError::invalid_request("the request body is too large"));
+            return Err(too_large());
         }
         body.extend_from_slice(&chunk);
     }
