@@ -39,4 +39,74 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     );
 }
 
-crate::on_every_backend!(metrics_count_requests_by_route_and_status);
+/// Request series in a scrape of `app`.
+async fn request_series(app: &crate::helpers::TestApp) -> (usize, String) {
+    let body = app.get("/metrics").await.text().await.unwrap();
+    let series = body
+        .lines()
+        .filter(|line| line.starts_with("gatehouse_http_requests_total{"))
+        .count();
+    (series, body)
+}
+
+async fn send(app: &crate::helpers::TestApp, method: &str, path: &str) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    app.client
+        .request(method, format!("{}{path}", app.address))
+        .send()
+        .await
+        .expect("request failed");
+}
+
+async fn odd_methods_and_unknown_paths_add_no_series(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let odd_requests = |i: u32| {
+        let app = &app;
+        async move {
+            let path = format!("/no-such-{}", uuid::Uuid::new_v4().simple());
+            send(app, &format!("FOO{i}"), "/healthz").await;
+            send(app, &format!("FOO{i}"), &path).await;
+            send(app, "GET", &path).await;
+        }
+    };
+    odd_requests(1).await;
+    // the first scrape is counted by the second
+    request_series(&app).await;
+    let (before, _) = request_series(&app).await;
+
+    for i in 2..=50 {
+        odd_requests(i).await;
+    }
+    let (after, body) = request_series(&app).await;
+
+    assert_eq!(after, before, "{body}");
+    assert!(
+        !body.contains("FOO") && !body.contains("/no-such-"),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"gatehouse_http_requests_total{method="other",route="/healthz",status="405"} 50"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"gatehouse_http_requests_total{method="other",route="unmatched",status="404"} 50"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 50"#
+        ),
+        "{body}"
+    );
+}
+
+crate::on_every_backend!(
+    metrics_count_requests_by_route_and_status,
+    odd_methods_and_unknown_paths_add_no_series,
+);
