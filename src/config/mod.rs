@@ -91,6 +91,9 @@ pub struct ServerSettings {
     /// `Strict-Transport-Security: max-age` sent on every response when the issuer is https
     /// (RFC 6797); 0 sends none. Never sent for a plain-http issuer.
     pub hsts_max_age_secs: u64,
+    /// A second listener for operators: when set, `/metrics` and `/readyz` are served there
+    /// (with `/healthz`) and no longer on `bind`. Unset: everything on `bind`.
+    pub management_bind: Option<BindAddress>,
 }
 
 impl Default for ServerSettings {
@@ -102,6 +105,7 @@ impl Default for ServerSettings {
             shutdown_timeout_secs: 30,
             workers: None,
             hsts_max_age_secs: 365 * 24 * 3600,
+            management_bind: None,
         }
     }
 }
@@ -402,6 +406,19 @@ mod tests {
         assert_eq!(tokens.public_refresh_token_grace_secs, 0);
         assert_eq!(tokens.refresh_token_grace_secs, 30);
         assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn the_management_listener_is_off_by_default_and_apart_from_the_public_one() {
+        assert!(Settings::default().server.management_bind.is_none());
+        let mut settings = Settings::default();
+        settings.server.management_bind = Some("127.0.0.1:9090".parse().unwrap());
+        assert!(settings.validate().is_ok());
+        settings.server.management_bind = Some(settings.server.bind);
+        assert_eq!(
+            settings.validate().unwrap_err().key,
+            "server.management_bind"
+        );
     }
 
     #[test]

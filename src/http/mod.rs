@@ -35,7 +35,9 @@ pub mod paths {
 
 /// Every route of the service as (method, path), `/v1` included: `tests/api/openapi.rs` checks
 /// that the router serves exactly these and that `openapi.yaml` describes exactly these.
-/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`).
+/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`); with
+/// `server.management_bind` set, `/readyz` and `/metrics` are routed on that listener instead
+/// of this one ([`operator_routes`]).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -82,9 +84,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// Every route of the service, in one table.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/healthz").route(web::get().to(health::get_healthz)))
-        .service(resource("/readyz").route(web::get().to(health::get_readyz)))
-        .service(resource("/metrics").route(web::get().to(metrics::get_metrics)))
+    cfg.service(healthz())
         .service(resource(paths::JWKS).route(web::get().to(jwks::get_jwks)))
         .service(resource(paths::OAUTH_METADATA).route(web::get().to(oauth::get_discovery)))
         .service(resource(paths::OPENID_METADATA).route(web::get().to(oauth::get_discovery)))
@@ -114,6 +114,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))
         .service(resource("/openapi.yaml").route(web::get().to(openapi::get_openapi)))
         .configure(admin::routes);
+}
+
+/// What operators probe and scrape beyond liveness: readiness (which costs a round trip to
+/// each backend and names them) and the metrics. On the management listener when
+/// `server.management_bind` is set, else with the other routes.
+pub fn operator_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/readyz").route(web::get().to(health::get_readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics::get_metrics)));
+}
+
+/// Everything the management listener serves: liveness and [`operator_routes`].
+pub fn management_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz()).configure(operator_routes);
+}
+
+/// Liveness, on every listener: it checks nothing and tells nothing.
+fn healthz() -> actix_web::Resource {
+    resource("/healthz").route(web::get().to(health::get_healthz))
 }
 
 /// The routes of test mode, registered only when `testing.enabled`: otherwise they are 404.

@@ -1,4 +1,6 @@
-use crate::helpers::{Backend, spawn_app};
+use gatehouse::config::BindAddress;
+
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
 
 async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -106,7 +108,50 @@ async fn odd_methods_and_unknown_paths_add_no_series(backend: Backend) {
     );
 }
 
+async fn with_a_management_listener_metrics_and_readiness_leave_the_public_one(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |settings| {
+        settings.server.management_bind =
+            Some(BindAddress::from_socket_addr(([127, 0, 0, 1], 0).into()));
+    })
+    .await
+    else {
+        return;
+    };
+    let management = app
+        .management_address
+        .clone()
+        .expect("a management listener");
+    let get = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.expect("request failed") }
+    };
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    assert_eq!(app.get("/readyz").await.status(), 404);
+    assert_eq!(get(format!("{management}/healthz")).await.status(), 200);
+    assert_eq!(get(format!("{management}/readyz")).await.status(), 200);
+    assert_eq!(get(format!("{management}/v1/clients")).await.status(), 404);
+    let response = get(format!("{management}/metrics")).await;
+
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains(
+            r#"gatehouse_http_requests_total{method="GET",route="/healthz",status="200"} 2"#
+        ),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            r#"gatehouse_http_requests_total{method="GET",route="unmatched",status="404"} 3"#
+        ),
+        "{body}"
+    );
+}
+
 crate::on_every_backend!(
     metrics_count_requests_by_route_and_status,
     odd_methods_and_unknown_paths_add_no_series,
+    with_a_management_listener_metrics_and_readiness_leave_the_public_one,
 );
