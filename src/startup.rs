@@ -21,7 +21,7 @@ use crate::http;
 use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
 use crate::state::{AppState, Endpoints};
 use crate::store::{self, StoreError};
-use crate::telemetry::Metrics;
+use crate::telemetry::{self, Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -90,20 +90,25 @@ impl Application {
             .management_bind
             .map(|wanted| bind(wanted.socket_addr()))
             .transpose()?;
+        let metrics = Arc::new(Metrics::default());
         let db = store::connect(&settings.database)
             .await
             .map_err(StartupError::Database)?;
+        let db = telemetry::counted_database(db, Arc::clone(&metrics));
         let ephemeral = ephemeral::connect(&settings.ephemeral, Arc::clone(&clock))
             .map_err(StartupError::Ephemeral)?;
+        let ephemeral = telemetry::counted_ephemeral(ephemeral, Arc::clone(&metrics));
         let keys = KeyRing::open(Arc::clone(&db), &settings.keys)
             .await
             .map_err(StartupError::Keys)?
-            .with_pregenerated(pregenerated);
+            .with_pregenerated(pregenerated)
+            .with_metrics(Arc::clone(&metrics));
         keys.maintain(clock.now(), "system")
             .await
             .map_err(StartupError::Keys)?;
-        let passwords =
-            PasswordHasher::new(&settings.passwords).map_err(StartupError::Passwords)?;
+        let passwords = PasswordHasher::new(&settings.passwords)
+            .map_err(StartupError::Passwords)?
+            .with_queue_wait_observer(Arc::new(metrics.password_queue_wait_observer()));
         apply_declarations(db.as_ref(), &passwords, &settings, clock.now()).await?;
         warn_of_client_ids_like_user_subjects(db.as_ref()).await;
         let issuer = settings.issuer_for(address);
@@ -148,7 +153,7 @@ impl Application {
             current,
             passwords,
             clock,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
         });
         let operator_routes_here = management_listener.is_none();
         let server =

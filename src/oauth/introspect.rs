@@ -20,7 +20,9 @@ pub async fn introspect(
     form: &FormRequest,
     now: OffsetDateTime,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(&state.client_auth(now), form).await?;
+    let client = authenticate_client(&state.client_auth(now), form)
+        .await
+        .inspect_err(|error| state.count_client_auth_failure("introspect", error))?;
     if client.auth_method == AuthMethod::None {
         return Err(OAuthError::invalid_client(
             "introspection needs a client that authenticates",

@@ -21,7 +21,9 @@ pub async fn revoke(
     form: &FormRequest,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    let client = authenticate_client(&state.client_auth(now), form).await?;
+    let client = authenticate_client(&state.client_auth(now), form)
+        .await
+        .inspect_err(|error| state.count_client_auth_failure("revoke", error))?;
     let token = form.require("token")?;
     let _hint = form
         .get("token_type_hint")

@@ -22,6 +22,7 @@ use crate::store::{
 
 /// `db` with its failures counted in `metrics`.
 pub fn counted_database(db: Arc<dyn Database>, metrics: Arc<Metrics>) -> Arc<dyn Database> {
+    metrics.backend_in_use(db.backend());
     Arc::new(CountedDatabase { inner: db, metrics })
 }
 
@@ -30,6 +31,7 @@ pub fn counted_ephemeral(
     store: Arc<dyn EphemeralStore>,
     metrics: Arc<Metrics>,
 ) -> Arc<dyn EphemeralStore> {
+    metrics.backend_in_use(store.backend());
     Arc::new(CountedEphemeral {
         inner: store,
         metrics,
@@ -213,5 +215,69 @@ impl EphemeralStore for CountedEphemeral {
 
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store that answers some calls and fails others, the way Redis does when it stalls.
+    #[derive(Debug)]
+    struct Stalling;
+
+    #[async_trait]
+    impl EphemeralStore for Stalling {
+        async fn put(&self, _: &str, _: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
+            Err(EphemeralError::Timeout(ttl))
+        }
+        async fn put_if_absent(
+            &self,
+            _: &str,
+            _: &[u8],
+            _: Duration,
+        ) -> Result<bool, EphemeralError> {
+            Err(EphemeralError::Backend(anyhow::anyhow!("refused")))
+        }
+        async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+            Ok(None)
+        }
+        async fn take(&self, _: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
+            Ok(None)
+        }
+        async fn delete(&self, _: &str) -> Result<bool, EphemeralError> {
+            Ok(false)
+        }
+        async fn increment(&self, _: &str, _: Duration) -> Result<u64, EphemeralError> {
+            Ok(1)
+        }
+        async fn ping(&self) -> Result<(), EphemeralError> {
+            Ok(())
+        }
+        fn backend(&self) -> &'static str {
+            "redis"
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_calls_are_counted_by_backend_and_kind_and_answers_are_not() {
+        let metrics = Arc::new(Metrics::default());
+        let store = counted_ephemeral(Arc::new(Stalling), Arc::clone(&metrics));
+
+        let _ = store.put("k", b"v", Duration::from_secs(1)).await;
+        let _ = store.put("k", b"v", Duration::from_secs(1)).await;
+        let _ = store.put_if_absent("k", b"v", Duration::from_secs(1)).await;
+        let _ = store.get("k").await;
+        let _ = store.take("k").await;
+
+        let text = metrics.render().unwrap_or_default();
+        assert!(
+            text.contains(r#"gatehouse_backend_errors_total{backend="redis",kind="timeout"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"gatehouse_backend_errors_total{backend="redis",kind="error"} 1"#),
+            "{text}"
+        );
     }
 }

@@ -373,6 +373,16 @@ impl Metrics {
         move |waited| histogram.observe(waited.as_secs_f64())
     }
 
+    /// Makes the error series of `backend` exist at 0 before its first failure.
+    pub fn backend_in_use(&self, backend: &'static str) {
+        for failure in [BackendFailure::Timeout, BackendFailure::Error] {
+            drop(self.backend_errors.get_or_create(&BackendLabels {
+                backend,
+                kind: failure.as_str(),
+            }));
+        }
+    }
+
     /// One failed call to `backend` (`sqlite`, `postgres`, `memory`, `redis`).
     pub fn backend_error(&self, backend: &'static str, failure: BackendFailure) {
         self.backend_errors

@@ -29,6 +29,7 @@ use crate::oauth::throttle::LoginThrottle;
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::telemetry::{Metrics, SignIn};
 
 /// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
 pub async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -149,16 +150,23 @@ pub async fn post_login(
         sessions.max_failed_logins,
         std::time::Duration::from_secs(sessions.failed_login_window_secs),
     );
+    let metrics = &state.metrics;
     match throttle.is_blocked().await {
         Ok(false) => {}
-        Ok(true) => return too_many_attempts_page(throttle.retry_after()),
-        Err(_) => return unavailable_page(),
+        Ok(true) => {
+            metrics.sign_in(SignIn::Throttled);
+            return too_many_attempts_page(throttle.retry_after());
+        }
+        Err(_) => return sign_in_unavailable(metrics),
     }
     let user = match Username::parse(&typed) {
         Ok(username) => match state.db.find_user_by_username(&username).await {
             Ok(user) => Some(user),
             Err(StoreError::NotFound) => None,
-            Err(error) => return error_page(&OAuthError::server_error(error)),
+            Err(error) => {
+                metrics.sign_in(SignIn::Unavailable);
+                return error_page(&OAuthError::server_error(error));
+            }
         },
         Err(_) => None,
     }
@@ -166,8 +174,9 @@ pub async fn post_login(
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let verification = match state.passwords.verify(&password, stored).await {
         Ok(verification) => verification,
-        Err(PasswordError::Busy) => return unavailable_page(),
+        Err(PasswordError::Busy) => return sign_in_unavailable(metrics),
         Err(error) => {
+            metrics.sign_in(SignIn::Error);
             tracing::error!(%error, "password verification failed");
             return error_page(&OAuthError::server_error(anyhow::anyhow!(
                 "password check failed"
@@ -176,8 +185,9 @@ pub async fn post_login(
     };
     let (Verification::Valid { needs_rehash }, Some(user)) = (verification, user) else {
         if throttle.record_failure().await.is_err() {
-            return unavailable_page();
+            return sign_in_unavailable(metrics);
         }
+        metrics.sign_in(SignIn::WrongCredentials);
         // One message and one timing for a wrong name or a wrong password.
         let message = "Incorrect username or password.";
         return login_page(
@@ -204,15 +214,16 @@ pub async fn post_login(
     };
     let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
     let Ok(session_id) = create_session(state.ephemeral.as_ref(), session, lifetime).await else {
-        return unavailable_page();
+        return sign_in_unavailable(metrics);
     };
     interaction.session = Some(session);
     if save_interaction(state.ephemeral.as_ref(), &id, &interaction)
         .await
         .is_err()
     {
-        return unavailable_page();
+        return sign_in_unavailable(metrics);
     }
+    metrics.sign_in(SignIn::Success);
     let mut response = proceed(
         &state,
         &client,
@@ -225,6 +236,12 @@ pub async fn post_login(
     cookies.attach(&mut response, cookies.session_cookie(&session_id, lifetime));
     finish_if_redirected(&state, &id, &response).await;
     response
+}
+
+/// The unavailable page for a sign-in, counted.
+fn sign_in_unavailable(metrics: &Metrics) -> HttpResponse {
+    metrics.sign_in(SignIn::Unavailable);
+    unavailable_page()
 }
 
 /// `POST /interaction/{id}/consent`: records the decision and returns to the client.
