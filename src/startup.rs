@@ -22,7 +22,7 @@ use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
 use crate::oauth::throttle::RecentFailures;
 use crate::state::{AppState, Endpoints};
 use crate::store::{self, StoreError};
-use crate::telemetry::Metrics;
+use crate::telemetry::{self, Metrics};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -52,6 +52,8 @@ pub struct Application {
     address: SocketAddr,
     state: web::Data<AppState>,
     server: Server,
+    /// The management listener (`server.management_bind`) and its address, when set.
+    management: Option<(SocketAddr, Server)>,
     maintenance: JoinHandle<()>,
 }
 
@@ -84,20 +86,30 @@ impl Application {
         };
         let listener = TcpListener::bind(wanted).map_err(bind_error)?;
         let address = listener.local_addr().map_err(bind_error)?;
+        let management_listener = settings
+            .server
+            .management_bind
+            .map(|wanted| bind(wanted.socket_addr()))
+            .transpose()?;
+        let metrics = Arc::new(Metrics::default());
         let db = store::connect(&settings.database)
             .await
             .map_err(StartupError::Database)?;
+        let db = telemetry::counted_database(db, Arc::clone(&metrics));
         let ephemeral = ephemeral::connect(&settings.ephemeral, Arc::clone(&clock))
             .map_err(StartupError::Ephemeral)?;
+        let ephemeral = telemetry::counted_ephemeral(ephemeral, Arc::clone(&metrics));
         let keys = KeyRing::open(Arc::clone(&db), &settings.keys)
             .await
             .map_err(StartupError::Keys)?
-            .with_pregenerated(pregenerated);
+            .with_pregenerated(pregenerated)
+            .with_metrics(Arc::clone(&metrics));
         keys.maintain(clock.now(), "system")
             .await
             .map_err(StartupError::Keys)?;
-        let passwords =
-            PasswordHasher::new(&settings.passwords).map_err(StartupError::Passwords)?;
+        let passwords = PasswordHasher::new(&settings.passwords)
+            .map_err(StartupError::Passwords)?
+            .with_queue_wait_observer(Arc::new(metrics.password_queue_wait_observer()));
         apply_declarations(db.as_ref(), &passwords, &settings, clock.now()).await?;
         warn_of_client_ids_like_user_subjects(db.as_ref()).await;
         let issuer = settings.issuer_for(address);
@@ -145,16 +157,35 @@ impl Application {
             current,
             passwords,
             clock,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             client_auth_failures,
         });
-        let server = build_server(listener, state.clone()).map_err(bind_error)?;
+        let operator_routes_here = management_listener.is_none();
+        let server =
+            build_server(listener, state.clone(), operator_routes_here).map_err(bind_error)?;
+        let management = management_listener
+            .map(|(listener, management_address)| {
+                build_management_server(listener, state.clone())
+                    .map(|server| (management_address, server))
+                    .map_err(|source| StartupError::Bind {
+                        address: management_address,
+                        source,
+                    })
+            })
+            .transpose()?;
         let maintenance = tokio::spawn(maintain(state.clone()));
-        tracing::info!(%address, issuer = %state.issuer, "gatehouse is listening");
+        let management_address = management.as_ref().map(|(address, _)| *address);
+        tracing::info!(
+            %address,
+            management_address = management_address.map(tracing::field::display),
+            issuer = %state.issuer,
+            "gatehouse is listening"
+        );
         Ok(Self {
             address,
             state,
             server,
+            management,
             maintenance,
         })
     }
@@ -166,6 +197,12 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.address.port()
+    }
+
+    /// The address the management listener actually bound (`server.management_bind`, port 0
+    /// resolved), if there is one.
+    pub fn management_address(&self) -> Option<SocketAddr> {
+        self.management.as_ref().map(|(address, _)| *address)
     }
 
     /// The base URL of the address actually bound, as a local client reaches it: loopback
@@ -195,7 +232,14 @@ impl Application {
     /// Serves until SIGTERM or Ctrl-C; in-flight requests finish within
     /// `server.shutdown_timeout_secs`.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let result = self.server.await;
+        // Both listeners stop on the same signals.
+        let result = match self.management {
+            Some((_, management)) => {
+                let (public, management) = tokio::join!(self.server, management);
+                public.and(management)
+            }
+            None => self.server.await,
+        };
         self.maintenance.abort();
         result
     }
@@ -263,7 +307,24 @@ async fn warn_of_client_ids_like_user_subjects(db: &dyn store::Database) {
     }
 }
 
-fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
+/// Binds `wanted`; the listener with the address actually bound.
+fn bind(wanted: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind {
+        address: wanted,
+        source,
+    };
+    let listener = TcpListener::bind(wanted).map_err(bind_error)?;
+    let address = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, address))
+}
+
+/// The public listener; with `operator_routes`, `/readyz` and `/metrics` too (no management
+/// listener).
+fn build_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    operator_routes: bool,
+) -> std::io::Result<Server> {
     let settings = Arc::clone(&state.settings);
     let testing = settings.testing.enabled;
     let mut server = HttpServer::new(move || {
@@ -282,6 +343,9 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
                 if testing {
                     http::testing_routes(cfg);
                 }
+                if operator_routes {
+                    http::operator_routes(cfg);
+                }
             })
     })
     // A head that never completes is answered 408 and closed (the body: `http::limits`).
@@ -291,6 +355,25 @@ fn build_server(listener: TcpListener, state: web::Data<AppState>) -> std::io::R
     if let Some(workers) = settings.server.workers {
         server = server.workers(workers);
     }
+    Ok(server.run())
+}
+
+/// The management listener: liveness, readiness and metrics, for operators inside the
+/// network. One worker is plenty for probes and scrapes.
+fn build_management_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+) -> std::io::Result<Server> {
+    let shutdown_timeout = state.settings.server.shutdown_timeout_secs;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(from_fn(http::observe_request))
+            .configure(http::management_routes)
+    })
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(shutdown_timeout);
     Ok(server.run())
 }
 

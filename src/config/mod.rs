@@ -109,6 +109,9 @@ pub struct ServerSettings {
     /// How long a request's body may take to arrive, counted from its head: 408 and the
     /// connection closed after that (RFC 9110 §15.5.9).
     pub body_timeout_ms: u64,
+    /// A second listener for operators: when set, `/metrics` and `/readyz` are served there
+    /// (with `/healthz`) and no longer on `bind`. Unset: everything on `bind`.
+    pub management_bind: Option<BindAddress>,
 }
 
 /// The header a trusted proxy appends the address it received a request from to.
@@ -136,6 +139,7 @@ impl Default for ServerSettings {
             cors_allowed_origins: Vec::new(),
             header_timeout_ms: 5_000,
             body_timeout_ms: 10_000,
+            management_bind: None,
         }
     }
 }
@@ -502,6 +506,19 @@ mod tests {
         assert_eq!(tokens.public_refresh_token_grace_secs, 0);
         assert_eq!(tokens.refresh_token_grace_secs, 30);
         assert!(Settings::default().validate().is_ok());
+    }
+
+    #[test]
+    fn the_management_listener_is_off_by_default_and_apart_from_the_public_one() {
+        assert!(Settings::default().server.management_bind.is_none());
+        let mut settings = Settings::default();
+        settings.server.management_bind = Some("127.0.0.1:9090".parse().unwrap());
+        assert!(settings.validate().is_ok());
+        settings.server.management_bind = Some(settings.server.bind);
+        assert_eq!(
+            settings.validate().unwrap_err().key,
+            "server.management_bind"
+        );
     }
 
     #[test]

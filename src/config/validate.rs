@@ -11,6 +11,15 @@ impl Settings {
     /// Checks that span several keys, after every value parsed on its own.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
         self.validate_testing()?;
+        if let Some(management) = self.server.management_bind
+            && management.socket_addr() == self.server.bind.socket_addr()
+            && management.socket_addr().port() != 0
+        {
+            return Err(ConfigError::new(
+                "server.management_bind",
+                "must differ from server.bind: it is a second listener",
+            ));
+        }
         if self.keys.algorithms.is_empty() {
             return Err(ConfigError::new(
                 "keys.algorithms",

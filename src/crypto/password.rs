@@ -100,7 +100,12 @@ pub struct PasswordHasher {
     queue_timeout: Duration,
     /// One argon2 working memory per slot, taken while a permit is held.
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    /// Told how long each check waited for a slot (the metrics), if anyone listens.
+    queue_wait: Option<QueueWaitObserver>,
 }
+
+/// Receives how long a password check waited for an argon2 slot, a timed-out wait included.
+pub type QueueWaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,7 +143,14 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(slots)),
             queue_timeout: Duration::from_millis(settings.queue_timeout_ms),
             memory: Arc::new(Mutex::new(vec![Vec::new(); slots])),
+            queue_wait: None,
         })
+    }
+
+    /// Reports every wait for a slot to `observer`.
+    pub fn with_queue_wait_observer(mut self, observer: QueueWaitObserver) -> Self {
+        self.queue_wait = Some(observer);
+        self
     }
 
     /// A new PHC string for `password` with a fresh random salt.
@@ -232,13 +244,18 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
+        let waiting = std::time::Instant::now();
         let permit = tokio::time::timeout(
             self.queue_timeout,
             Arc::clone(&self.permits).acquire_owned(),
         )
-        .await
-        .map_err(|_| PasswordError::Busy)?
-        .map_err(|_| PasswordError::Busy)?;
+        .await;
+        if let Some(observe) = &self.queue_wait {
+            observe(waiting.elapsed());
+        }
+        let permit = permit
+            .map_err(|_| PasswordError::Busy)?
+            .map_err(|_| PasswordError::Busy)?;
         let memory = Arc::clone(&self.memory);
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {

@@ -2,12 +2,15 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderName, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _, web};
 use tracing_actix_web::RequestId;
 
+use super::ROUTES;
 use crate::state::AppState;
+use crate::telemetry::{HTTP_METHODS, OTHER_METHOD, UNMATCHED_ROUTE};
 
 static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -77,38 +80,57 @@ pub async fn read_own_admin_changes(
     Ok(res)
 }
 
-/// Logs one line per request (inside the request's span, so it carries the request id) and
-/// counts requests and their latency by route pattern and status.
+/// Logs one short line per request (inside the request's span, so it carries the request id)
+/// and counts requests and their latency by method, route pattern and status. The method and
+/// the route are labels from fixed sets, never the caller's text: odd methods and unknown
+/// paths cannot grow the metrics (or the log line).
 pub async fn observe_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let res = next.call(req).await?;
     let elapsed = started.elapsed();
-    let route = res.request().match_pattern();
-    let route = route.as_deref().unwrap_or("unmatched");
+    let route = route_label(res.request().match_pattern().as_deref());
     let status = res.status().as_u16();
     tracing::info!(
-        method = method.as_str(),
+        method,
         route,
         status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        // whole microseconds, so the line carries no float noise (0.41, not 0.41002200001)
+        latency_ms = elapsed.as_micros() as f64 / 1000.0,
         "request completed"
     );
     if let Some(state) = state {
         state
             .metrics
-            .observe_request(method.as_str(), route, status, elapsed);
+            .observe_request(method, route, status, elapsed);
     }
     Ok(res)
 }
 
+/// One of the usual methods (RFC 9110 §9), or `other`.
+fn method_label(method: &Method) -> &'static str {
+    HTTP_METHODS
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or(OTHER_METHOD)
+}
+
+/// The route table's own copy of the matched pattern, or `unmatched`.
+fn route_label(pattern: Option<&str>) -> &'static str {
+    pattern
+        .and_then(|pattern| ROUTES.iter().find(|(_, path)| *path == pattern))
+        .map_or(UNMATCHED_ROUTE, |(_, path)| path)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::hsts_header;
+    use actix_web::http::Method;
+
+    use super::{hsts_header, method_label, route_label};
 
     #[test]
     fn hsts_only_for_an_https_issuer_and_a_positive_max_age() {
@@ -120,5 +142,17 @@ mod tests {
         );
         assert!(hsts_header("http://127.0.0.1:8080", 31_536_000).is_none());
         assert!(hsts_header("https://id.example.com", 0).is_none());
+    }
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::OPTIONS), "OPTIONS");
+        assert_eq!(method_label(&Method::TRACE), "other");
+        let odd = Method::from_bytes(b"FOO1").unwrap_or(Method::CONNECT);
+        assert_eq!(method_label(&odd), "other");
+        assert_eq!(route_label(Some("/v1/clients/{id}")), "/v1/clients/{id}");
+        assert_eq!(route_label(Some("/not/a/route")), "unmatched");
+        assert_eq!(route_label(None), "unmatched");
     }
 }

@@ -45,9 +45,11 @@ pub mod paths {
 
 /// Every route of the service as (method, path), `/v1` included: `tests/api/openapi.rs` checks
 /// that the router serves exactly these and that `openapi.yaml` describes exactly these.
-/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`). CORS preflights
-/// (`OPTIONS` on the endpoints `cors` wraps) are answered by that middleware, not routed, so they
-/// are not listed here (nor as operations in `openapi.yaml`, which says so in prose).
+/// `POST /testing/tokens` is routed in test mode only (`testing.enabled`); with
+/// `server.management_bind` set, `/readyz` and `/metrics` are routed on that listener instead
+/// of this one ([`operator_routes`]). CORS preflights (`OPTIONS` on the endpoints `cors` wraps)
+/// are answered by that middleware, not routed, so they are not listed here (nor as operations
+/// in `openapi.yaml`, which says so in prose).
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/healthz"),
     ("GET", "/readyz"),
@@ -95,9 +97,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// Every route of the service, in one table. `state` gives CORS the origins it allows.
 pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
     let clients = |methods: &[Method]| cors::for_clients(state, methods);
-    cfg.service(resource("/healthz").route(web::get().to(health::get_healthz)))
-        .service(resource("/readyz").route(web::get().to(health::get_readyz)))
-        .service(resource("/metrics").route(web::get().to(metrics::get_metrics)))
+    cfg.service(healthz())
         .service(
             resource(paths::JWKS)
                 .wrap(cors::for_anyone())
@@ -152,6 +152,24 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))
         .service(resource("/openapi.yaml").route(web::get().to(openapi::get_openapi)))
         .configure(admin::routes);
+}
+
+/// What operators probe and scrape beyond liveness: readiness (which costs a round trip to
+/// each backend and names them) and the metrics. On the management listener when
+/// `server.management_bind` is set, else with the other routes.
+pub fn operator_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/readyz").route(web::get().to(health::get_readyz)))
+        .service(resource("/metrics").route(web::get().to(metrics::get_metrics)));
+}
+
+/// Everything the management listener serves: liveness and [`operator_routes`].
+pub fn management_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(healthz()).configure(operator_routes);
+}
+
+/// Liveness, on every listener: it checks nothing and tells nothing.
+fn healthz() -> actix_web::Resource {
+    resource("/healthz").route(web::get().to(health::get_healthz))
 }
 
 /// The routes of test mode, registered only when `testing.enabled`: otherwise they are 404.

@@ -27,6 +27,7 @@ use crate::store::{
     ChangeKind, Database, KeyState, NewAuditEvent, NewChange, SigningKeyRecord,
     SigningKeyRevocation, StoreError,
 };
+use crate::telemetry::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -97,6 +98,8 @@ pub struct KeyRing {
     reloading: tokio::sync::Mutex<()>,
     unknown_kid_reloads: UnknownKidReloads,
     pregenerated: Pregenerated,
+    /// Where rotations and revocations this ring performs are counted (none in the CLI).
+    metrics: Option<Arc<Metrics>>,
 }
 
 type Generation = JoinHandle<Result<(SigningKey, Vec<u8>), SigningKeyError>>;
@@ -145,6 +148,7 @@ impl KeyRing {
             reloading: tokio::sync::Mutex::default(),
             unknown_kid_reloads: UnknownKidReloads::default(),
             pregenerated: Pregenerated::default(),
+            metrics: None,
         };
         ring.load(records, revocations)?;
         Ok(ring)
@@ -153,6 +157,12 @@ impl KeyRing {
     /// Uses `keys`, generated ahead, for the next keys this ring creates.
     pub fn with_pregenerated(mut self, keys: Pregenerated) -> Self {
         self.pregenerated = keys;
+        self
+    }
+
+    /// Counts the rotations and revocations this ring performs in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -291,6 +301,9 @@ impl KeyRing {
                 .or_else(ignore_lost_race),
             Transition::Promote { kid } => {
                 if self.db.promote_signing_key(kid, now).await? {
+                    if let Some(metrics) = &self.metrics {
+                        metrics.key_rotated();
+                    }
                     self.audit(actor, "signing_key.activated", Some(kid), now)
                         .await;
                 }

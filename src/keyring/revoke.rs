@@ -79,6 +79,9 @@ impl KeyRing {
         now: OffsetDateTime,
         actor: &str,
     ) {
+        if let Some(metrics) = &self.metrics {
+            metrics.key_revoked();
+        }
         tracing::warn!(
             kid = %record.kid,
             algorithm = %record.algorithm,

@@ -21,7 +21,9 @@ pub async fn introspect(
     from: std::net::IpAddr,
     now: OffsetDateTime,
 ) -> Result<Value, OAuthError> {
-    let client = authenticate_client(&state.client_auth(now, from), form).await?;
+    let client = authenticate_client(&state.client_auth(now, from), form)
+        .await
+        .inspect_err(|error| state.count_client_auth_failure("introspect", error))?;
     if client.auth_method == AuthMethod::None {
         return Err(OAuthError::invalid_client(
             "introspection needs a client that authenticates",

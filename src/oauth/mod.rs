@@ -51,4 +51,12 @@ impl AppState {
             now,
         }
     }
+
+    /// Counts a failed client authentication (`invalid_client`) at `endpoint`; other errors
+    /// (a malformed request, a backend outage) are not authentication failures.
+    pub(crate) fn count_client_auth_failure(&self, endpoint: &'static str, error: &OAuthError) {
+        if error.code == ErrorCode::InvalidClient {
+            self.metrics.client_auth_failed(endpoint);
+        }
+    }
 }

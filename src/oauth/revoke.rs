@@ -22,7 +22,9 @@ pub async fn revoke(
     from: std::net::IpAddr,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    let client = authenticate_client(&state.client_auth(now, from), form).await?;
+    let client = authenticate_client(&state.client_auth(now, from), form)
+        .await
+        .inspect_err(|error| state.count_client_auth_failure("revoke", error))?;
     let token = form.require("token")?;
     let _hint = form
         .get("token_type_hint")

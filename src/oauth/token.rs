@@ -38,15 +38,31 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-/// Order of checks: a malformed request, then the client, then the grant type.
+/// Order of checks: a malformed request, then the client, then the grant type. Every answer
+/// is counted: tokens by grant and client type, errors by code.
 pub async fn exchange(
     state: &AppState,
     form: &FormRequest,
     from: std::net::IpAddr,
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
+    let result = authenticate_and_exchange(state, form, from, now).await;
+    if let Err(error) = &result {
+        state.metrics.token_error(error.code.as_str());
+    }
+    result
+}
+
+async fn authenticate_and_exchange(
+    state: &AppState,
+    form: &FormRequest,
+    from: std::net::IpAddr,
+    now: OffsetDateTime,
+) -> Result<TokenResponse, OAuthError> {
     let grant_type = form.require("grant_type")?;
-    let client = authenticate_client(&state.client_auth(now, from), form).await?;
+    let client = authenticate_client(&state.client_auth(now, from), form)
+        .await
+        .inspect_err(|error| state.count_client_auth_failure("token", error))?;
     let grant = GrantType::parse(grant_type).map_err(|_| {
         // Never echo the caller's text (RFC 6749 §5.2 limits what a description may carry).
         OAuthError::unsupported_grant_type("this grant type is not supported")
@@ -56,7 +72,7 @@ pub async fn exchange(
             "this client may not use the {grant} grant"
         )));
     }
-    match grant {
+    let response = match grant {
         GrantType::ClientCredentials => {
             grants::client_credentials::exchange(state, &client, form, now).await
         }
@@ -64,7 +80,11 @@ pub async fn exchange(
             grants::authorization_code::exchange(state, &client, form, now).await
         }
         GrantType::RefreshToken => grants::refresh_token::exchange(state, &client, form, now).await,
-    }
+    }?;
+    state
+        .metrics
+        .token_issued(grant.as_str(), client.client_type.as_str());
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// The management listener's base URL, when `server.management_bind` is set.
+    pub management_address: Option<String>,
     /// The issuer the instance announces, e.g. `http://127.0.0.1:PORT`.
     pub issuer: String,
     pub client: reqwest::Client,
@@ -271,6 +273,7 @@ async fn start(settings: Settings, clock: Arc<FixedClock>, dir: Arc<tempfile::Te
         .await
         .expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let management_address = app.management_address().map(|a| format!("http://{a}"));
     let issuer = app.issuer().to_owned();
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
@@ -280,6 +283,7 @@ async fn start(settings: Settings, clock: Arc<FixedClock>, dir: Arc<tempfile::Te
         .expect("HTTP client");
     TestApp {
         address,
+        management_address,
         issuer,
         client,
         settings,

@@ -16,6 +16,7 @@ mod config_errors;
 mod embedded;
 mod ephemeral;
 mod keys;
+mod logs;
 mod users;
 
 /// `gatehouse ARGS` in `dir`, with no `GATEHOUSE_*` variable inherited from the caller.

@@ -22,6 +22,9 @@ impl ResponseError for OAuthError {
             ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
                 tracing::error!(error.cause_chain = ?self, "request failed");
             }
+            // A flood of wrong secrets must not flood the log: it is counted instead
+            // (gatehouse_client_auth_failures_total), and the access line remains.
+            ErrorCode::InvalidClient => tracing::debug!(error = %self, "request refused"),
             _ => tracing::info!(error = %self, "request refused"),
         }
         let mut response = HttpResponse::build(self.status_code());

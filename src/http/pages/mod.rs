@@ -30,6 +30,7 @@ use crate::oauth::throttle::Throttle;
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
 use crate::state::AppState;
 use crate::store::StoreError;
+use crate::telemetry::{Metrics, SignIn};
 
 /// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
 pub async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -162,6 +163,7 @@ pub async fn post_login(
         client_address(&req).ip(),
         state.settings.sessions.sign_in_limits(),
     );
+    let metrics = &state.metrics;
     match throttle.admit().await {
         Ok(None) => {}
         Ok(Some(refusal)) => {
@@ -169,18 +171,22 @@ pub async fn post_login(
                 reason = refusal.as_str(),
                 "sign-in refused: too many failures"
             );
+            metrics.sign_in(SignIn::Throttled);
             return too_many_attempts_page(throttle.retry_after());
         }
         Err(error) => {
             tracing::warn!(%error, "cannot count the sign-in attempt");
-            return unavailable_page();
+            return sign_in_unavailable(metrics);
         }
     }
     let user = match Username::parse(&typed) {
         Ok(username) => match state.db.find_user_by_username(&username).await {
             Ok(user) => Some(user),
             Err(StoreError::NotFound) => None,
-            Err(error) => return error_page(&OAuthError::server_error(error)),
+            Err(error) => {
+                metrics.sign_in(SignIn::Unavailable);
+                return error_page(&OAuthError::server_error(error));
+            }
         },
         Err(_) => None,
     }
@@ -188,8 +194,9 @@ pub async fn post_login(
     let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
     let verification = match state.passwords.verify(&password, stored).await {
         Ok(verification) => verification,
-        Err(PasswordError::Busy) => return unavailable_page(),
+        Err(PasswordError::Busy) => return sign_in_unavailable(metrics),
         Err(error) => {
+            metrics.sign_in(SignIn::Error);
             tracing::error!(%error, "password verification failed");
             return error_page(&OAuthError::server_error(anyhow::anyhow!(
                 "password check failed"
@@ -199,8 +206,9 @@ pub async fn post_login(
     let (Verification::Valid { needs_rehash }, Some(user)) = (verification, user) else {
         if let Err(error) = throttle.failed().await {
             tracing::warn!(%error, "cannot count the failed sign-in");
-            return unavailable_page();
+            return sign_in_unavailable(metrics);
         }
+        metrics.sign_in(SignIn::WrongCredentials);
         // One message and one timing for a wrong name or a wrong password.
         let message = "Incorrect username or password.";
         return login_page(
@@ -227,15 +235,16 @@ pub async fn post_login(
     };
     let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
     let Ok(session_id) = create_session(state.ephemeral.as_ref(), session, lifetime).await else {
-        return unavailable_page();
+        return sign_in_unavailable(metrics);
     };
     interaction.session = Some(session);
     if save_interaction(state.ephemeral.as_ref(), &id, &interaction)
         .await
         .is_err()
     {
-        return unavailable_page();
+        return sign_in_unavailable(metrics);
     }
+    metrics.sign_in(SignIn::Success);
     let mut response = proceed(
         &state,
         &client,
@@ -254,6 +263,12 @@ pub async fn post_login(
         tracing::warn!(%error, "could not end the sign-in interaction");
     }
     response
+}
+
+/// The unavailable page for a sign-in, counted.
+fn sign_in_unavailable(metrics: &Metrics) -> HttpResponse {
+    metrics.sign_in(SignIn::Unavailable);
+    unavailable_page()
 }
 
 /// `POST /interaction/{id}/consent`: records the decision and returns to the client.

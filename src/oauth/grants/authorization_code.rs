@@ -14,6 +14,7 @@ use crate::oauth::tokens::issue_user_access_token;
 use crate::oauth::{FormRequest, OAuthError, pkce};
 use crate::state::AppState;
 use crate::store::{ChangeKind, StoreError};
+use crate::telemetry::Reuse;
 
 pub async fn exchange(
     state: &AppState,
@@ -34,6 +35,7 @@ pub async fn exchange(
             grant_id,
             family_id,
         } => {
+            state.metrics.reuse_detected(Reuse::AuthorizationCode);
             revoke_family(state, grant_id, family_id, now).await?;
             tracing::warn!(client_id = %client.id, %grant_id, "authorization code replayed; its tokens are revoked");
             return Err(OAuthError::invalid_grant(

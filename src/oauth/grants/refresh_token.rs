@@ -21,6 +21,7 @@ use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
 use crate::store::{ChangeKind, Grant, RefreshTokenRecord, Rotation, StoreError};
+use crate::telemetry::Reuse;
 
 /// The one answer for every token that does not stand, so a caller learns nothing more.
 fn invalid() -> OAuthError {
@@ -313,6 +314,7 @@ async fn revoke_on_reuse(
     record: &RefreshTokenRecord,
     now: OffsetDateTime,
 ) -> Result<TokenResponse, OAuthError> {
+    state.metrics.reuse_detected(Reuse::RefreshToken);
     tracing::warn!(grant_id = %record.grant_id, "refresh token reused; revoking its grant");
     if let Err(error) = state.db.revoke_grant(record.grant_id, now).await {
         return Err(OAuthError::server_error(error));
