@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::{ErrorCode, OAuthError, RETRY_AFTER_SECS};
 
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
@@ -15,8 +15,11 @@ impl ResponseError for OAuthError {
 
     fn error_response(&self) -> HttpResponse {
         match self.code {
-            ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
+            ErrorCode::ServerError => {
                 tracing::error!(error.cause_chain = ?self, "request failed");
+            }
+            ErrorCode::TemporarilyUnavailable => {
+                tracing::warn!(error.cause_chain = ?self, "request failed: a backend is unavailable");
             }
             _ => tracing::info!(error = %self, "request refused"),
         }
@@ -48,7 +51,7 @@ impl ResponseError for OAuthError {
             response.insert_header((header::WWW_AUTHENTICATE, challenge));
         }
         if self.code == ErrorCode::TemporarilyUnavailable {
-            response.insert_header((header::RETRY_AFTER, "5"));
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
         let mut body = json!({"error": self.code.as_str()});
         if let Some(description) = self.public_description() {

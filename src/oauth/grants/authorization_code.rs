@@ -27,7 +27,7 @@ pub async fn exchange(
     let verifier = form.get("code_verifier");
     let grant = match redeem_code(state.ephemeral.as_ref(), client.id.as_str(), code, now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?
+        .map_err(OAuthError::from_backend)?
     {
         Redemption::Fresh(grant) => grant,
         Redemption::Replayed {
@@ -74,21 +74,21 @@ pub async fn exchange(
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(OAuthError::invalid_grant("the grant was revoked"));
         }
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     let user = match state.db.find_user(grant.user_id).await {
         Ok(user) if !user.disabled => user,
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(OAuthError::invalid_grant("the user can no longer sign in"));
         }
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     // Signed out everywhere (or a new password) since the sign-in this code rests on.
     let session_ended = state
         .current
         .session_ended(&user.id.to_string(), grant.auth_time, now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     if session_ended {
         return Err(OAuthError::invalid_grant(
             "the sign-in behind this code has ended",
@@ -166,13 +166,13 @@ async fn ensure_family_stands(
         .db
         .change_recorded(ChangeKind::Family, &family_id.to_string(), now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     if revoked {
         state
             .db
             .revoke_refresh_family(family_id, now)
             .await
-            .map_err(OAuthError::temporarily_unavailable)?;
+            .map_err(OAuthError::from_backend)?;
         tracing::warn!(%family_id, "authorization code replayed while it was redeemed; its tokens are revoked");
         return Err(OAuthError::invalid_grant(
             "the authorization code was already used",

@@ -63,7 +63,7 @@ pub async fn exchange(
         .db
         .rotate_refresh_token(record.id, &successor_record(&record, &successor, now), now)
         .await
-        .map_err(OAuthError::server_error)?
+        .map_err(OAuthError::from_backend)?
     {
         Rotation::Rotated => {}
         Rotation::Lost => return reused(state, client, &record, presented, now, now).await,
@@ -92,7 +92,7 @@ async fn find_presented(
     {
         Ok(record) => Ok(record),
         Err(StoreError::NotFound) => Err(invalid()),
-        Err(other) => Err(OAuthError::server_error(other)),
+        Err(other) => Err(OAuthError::from_backend(other)),
     }
 }
 
@@ -106,7 +106,7 @@ async fn find_grant_of(
     let grant = match state.db.find_grant(record.grant_id).await {
         Ok(grant) => grant,
         Err(StoreError::NotFound) => return Err(invalid()),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     if grant.client_id != client.id {
         return Err(invalid());
@@ -139,7 +139,7 @@ async fn ensure_user_active(state: &AppState, grant: &Grant) -> Result<User, OAu
     match state.db.find_user(grant.user_id).await {
         Ok(user) if !user.disabled => Ok(user),
         Ok(_) | Err(StoreError::NotFound) => Err(invalid()),
-        Err(other) => Err(OAuthError::temporarily_unavailable(other)),
+        Err(other) => Err(OAuthError::from_backend(other)),
     }
 }
 
@@ -190,7 +190,7 @@ async fn ensure_family_stands(
         .db
         .change_recorded(ChangeKind::Family, &record.family_id.to_string(), now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     if revoked {
         return Err(invalid());
     }
@@ -315,7 +315,7 @@ async fn revoke_on_reuse(
 ) -> Result<TokenResponse, OAuthError> {
     tracing::warn!(grant_id = %record.grant_id, "refresh token reused; revoking its grant");
     if let Err(error) = state.db.revoke_grant(record.grant_id, now).await {
-        return Err(OAuthError::server_error(error));
+        return Err(OAuthError::from_backend(error));
     }
     revoke_issued_under(state, Some(record.grant_id), None, now).await?;
     Err(OAuthError::invalid_grant(
@@ -351,7 +351,7 @@ pub async fn issue_refresh_token(
         .db
         .insert_refresh_token(&record)
         .await
-        .map_err(OAuthError::server_error)?;
+        .map_err(OAuthError::from_backend)?;
     Ok(token)
 }
 
@@ -366,7 +366,7 @@ pub async fn revoke_family(
         .db
         .revoke_refresh_family(family_id, now)
         .await
-        .map_err(OAuthError::server_error)?;
+        .map_err(OAuthError::from_backend)?;
     let _ = grant_id;
     revoke_issued_under(state, None, Some(family_id), now).await
 }
