@@ -318,6 +318,30 @@ async fn a_sign_in_interrupted_by_the_database_succeeds_when_the_same_form_is_se
     assert!(params.contains_key("code"), "{params:?}");
 }
 
+/// The code is read, and what it rests on, before it is spent: a database outage in between
+/// leaves it usable, for a client whose registration is already cached too.
+#[tokio::test]
+async fn a_code_that_met_a_database_outage_is_exchanged_once_the_database_is_back() {
+    let Some((app, Switch::Proxy(proxy))) = app_with_database_switch(Backend::Shared).await else {
+        return;
+    };
+    app.create_user("ann", PASSWORD).await;
+    let web = app.register_client(web_client()).await;
+    let (first, first_verifier) = code_of(&app, &web).await;
+    assert_eq!(
+        exchange(&app, &web, &first, &first_verifier).await.status(),
+        200
+    );
+    let (code, verifier) = code_of(&app, &web).await;
+
+    proxy.stop().await;
+    assert_unavailable(exchange(&app, &web, &code, &verifier).await, "token, code").await;
+
+    proxy.start();
+    until_backends_answer(&app).await;
+    assert_eq!(exchange(&app, &web, &code, &verifier).await.status(), 200);
+}
+
 /// A connection that holds SQLite's write lock until it is dropped.
 async fn lock_sqlite_writes(app: &TestApp) -> sqlx::SqliteConnection {
     use sqlx::Connection as _;

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use self::grace::{grace_window, recall_grace, remember_for_grace, successor_unused, within_grace};
 use crate::crypto::{random_token, sha256};
 use crate::domain::{Client, ScopeSet, User};
-use crate::oauth::id_token::{IdTokenRequest, issue_id_token};
+use crate::oauth::id_token::{IdTokenRequest, id_token_algorithm, issue_id_token};
 use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
@@ -159,6 +159,12 @@ fn refreshed_id_token(
     if !scope.contains("openid") {
         return Ok(None);
     }
+    let algorithm = id_token_algorithm(
+        &state.keys,
+        &state.settings.keys.algorithms,
+        state.settings.tokens.id_token_algorithm,
+        client,
+    )?;
     issue_id_token(
         &state.keys,
         &IdTokenRequest {
@@ -169,9 +175,7 @@ fn refreshed_id_token(
             nonce: None,
             auth_time: record.auth_time.unix_timestamp(),
             access_token,
-            algorithm: client
-                .id_token_signed_response_alg
-                .unwrap_or(state.settings.tokens.id_token_algorithm),
+            algorithm,
             now,
         },
     )
