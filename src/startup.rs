@@ -241,6 +241,9 @@ impl Application {
             None => self.server.await,
         };
         self.maintenance.abort();
+        // In-flight requests have finished: let the pool close its connections cleanly (and
+        // SQLite checkpoint its WAL) rather than be dropped mid-call.
+        self.state.db.close().await;
         result
     }
 }

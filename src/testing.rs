@@ -267,8 +267,9 @@ impl TestIssuer {
 
     /// Registers a client the way the admin API does (same fields, same validation).
     pub async fn add_client(&self, request: NewClient) -> Result<TestClient, TestIssuerError> {
-        let created =
-            create_client(self.state.db.as_ref(), request, ACTOR, self.clock.now()).await?;
+        let signing = &self.state.settings.keys.algorithms;
+        let db = self.state.db.as_ref();
+        let created = create_client(db, request, signing, ACTOR, self.clock.now()).await?;
         Ok(TestClient {
             id: created.client.id.to_string(),
             secret: created.secret.map(|s| s.expose().to_owned()),

@@ -13,7 +13,7 @@ use super::{
     AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
     note_changed,
 };
-use crate::crypto::PlainSecret;
+use crate::crypto::{PlainSecret, SigningAlgorithm};
 use crate::domain::{Client, ClientId, ClientType};
 use crate::store::{ChangeKind, ClientSecretRecord, Database, IDEMPOTENCY_CONFLICT, StoreError};
 
@@ -79,13 +79,16 @@ pub struct RotatedSecret {
     pub previous_expire_at: OffsetDateTime,
 }
 
+/// `signing`: the algorithms this server signs with (`keys.algorithms`), which an
+/// `id_token_signed_response_alg` must be one of.
 pub async fn create_client(
     db: &dyn Database,
     request: NewClient,
+    signing: &[SigningAlgorithm],
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<CreatedClient, AdminError> {
-    insert_new_client(db, request, None, actor, now, None).await
+    insert_new_client(db, request, signing, None, actor, now, None).await
 }
 
 /// As [`create_client`], storing the idempotency record `remember` makes of the result (if
@@ -94,33 +97,36 @@ pub async fn create_client(
 pub async fn create_client_once(
     db: &dyn Database,
     request: NewClient,
+    signing: &[SigningAlgorithm],
     actor: &str,
     now: OffsetDateTime,
     remember: Option<Remember<CreatedClient>>,
 ) -> Result<CreatedClient, AdminError> {
-    insert_new_client(db, request, None, actor, now, remember).await
+    insert_new_client(db, request, signing, None, actor, now, remember).await
 }
 
 /// As [`create_client`], with `secret` (a declared one) instead of a generated one.
 pub async fn create_client_with_secret(
     db: &dyn Database,
     request: NewClient,
+    signing: &[SigningAlgorithm],
     secret: Option<PlainSecret>,
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<CreatedClient, AdminError> {
-    insert_new_client(db, request, secret, actor, now, None).await
+    insert_new_client(db, request, signing, secret, actor, now, None).await
 }
 
 async fn insert_new_client(
     db: &dyn Database,
     request: NewClient,
+    signing: &[SigningAlgorithm],
     secret: Option<PlainSecret>,
     actor: &str,
     now: OffsetDateTime,
     remember: Option<Remember<CreatedClient>>,
 ) -> Result<CreatedClient, AdminError> {
-    let client = validate_new_client(request, now)?;
+    let client = validate_new_client(request, signing, now)?;
     check_secret_allowed(&client, secret.is_some())?;
     let secret = client
         .auth_method
@@ -244,11 +250,14 @@ impl From<&Client> for ClientChanges {
 }
 
 /// `PUT`: replaces everything but the id, validated as a whole like a registration. A client
-/// cannot move between having a secret and having none: that is a new client.
+/// cannot move between having a secret and having none: that is a new client. An
+/// `id_token_signed_response_alg` it already had is kept even when `signing` no longer holds
+/// it, so that such a client can still be fixed, disabled or changed otherwise.
 pub async fn replace_client(
     db: &dyn Database,
     id: &str,
     changes: ClientChanges,
+    signing: &[SigningAlgorithm],
     expected_version: Option<i64>,
     actor: &str,
     now: OffsetDateTime,
@@ -274,7 +283,9 @@ pub async fn replace_client(
         first_party: changes.first_party,
         disabled: changes.disabled,
     };
-    let mut replaced = validate_replacement(request, now)?;
+    let kept = current.id_token_signed_response_alg.into_iter();
+    let signing: Vec<SigningAlgorithm> = signing.iter().copied().chain(kept).collect();
+    let mut replaced = validate_replacement(request, &signing, now)?;
     check_secret_kept(&current, &replaced)?;
     replaced.created_at = current.created_at;
     replaced.version = current.version + 1;
@@ -345,6 +356,7 @@ pub async fn patch_client(
     db: &dyn Database,
     id: &str,
     patch: &serde_json::Value,
+    signing: &[SigningAlgorithm],
     expected_version: Option<i64>,
     actor: &str,
     now: OffsetDateTime,
@@ -355,6 +367,7 @@ pub async fn patch_client(
         db,
         id,
         changes,
+        signing,
         expected_version.or(Some(current.version)),
         actor,
         now,

@@ -22,7 +22,7 @@ use self::desired::{
 };
 use super::{AdminError, FieldError, audit, clients, describe, users};
 use crate::config::{Declarations, DeclaredClient, DeclaredUser};
-use crate::crypto::{PasswordHasher, Verification};
+use crate::crypto::{PasswordHasher, SigningAlgorithm, Verification};
 use crate::domain::{Client, User};
 use crate::store::{Database, StoreError};
 
@@ -160,7 +160,8 @@ pub fn check_fixed_secrets_allowed(
 pub fn check(declarations: &Declarations) -> Result<(), DeclareError> {
     let mut ids = HashSet::new();
     for (i, declared) in declarations.clients.iter().enumerate() {
-        let client = desired_client(declared).map_err(|e| client_error(i, declared, e))?;
+        let client = desired_client(declared, &declarations.signing_algorithms)
+            .map_err(|e| client_error(i, declared, e))?;
         if !ids.insert(client.id) {
             return Err(client_error(
                 i,
@@ -192,7 +193,7 @@ pub async fn plan(
 ) -> Result<Plan, DeclareError> {
     let mut plan = Plan::default();
     for (i, declared) in declarations.clients.iter().enumerate() {
-        let (change, _) = plan_client(db, declared, now)
+        let (change, _) = plan_client(db, declared, &declarations.signing_algorithms, now)
             .await
             .map_err(|e| client_error(i, declared, e))?;
         plan.steps.push(client_step(declared, change));
@@ -219,7 +220,8 @@ pub async fn apply(
     check(declarations)?;
     let mut plan = Plan::default();
     for (i, declared) in declarations.clients.iter().enumerate() {
-        let change = retrying(|| apply_client(db, declared, actor, now))
+        let signing = &declarations.signing_algorithms;
+        let change = retrying(|| apply_client(db, declared, signing, actor, now))
             .await
             .map_err(|e| client_error(i, declared, e))?;
         plan.steps.push(client_step(declared, change));
@@ -253,9 +255,10 @@ where
 async fn plan_client(
     db: &dyn Database,
     declared: &DeclaredClient,
+    signing: &[SigningAlgorithm],
     now: OffsetDateTime,
 ) -> Result<(Change, Option<Client>), AdminError> {
-    let desired = desired_client(declared)?;
+    let desired = desired_client(declared, signing)?;
     let current = match db.find_client(&desired.id).await {
         Ok(current) => current,
         Err(StoreError::NotFound) => return Ok((Change::Create, None)),
@@ -280,15 +283,16 @@ async fn plan_client(
 async fn apply_client(
     db: &dyn Database,
     declared: &DeclaredClient,
+    signing: &[SigningAlgorithm],
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<Change, AdminError> {
-    let (change, current) = plan_client(db, declared, now).await?;
+    let (change, current) = plan_client(db, declared, signing, now).await?;
     let secret = declared.client_secret.as_ref().map(|s| s.to_plain());
     match (&change, current) {
         (Change::Create, _) => {
-            clients::create_client_with_secret(db, new_client(declared), secret, actor, now)
-                .await?;
+            let request = new_client(declared);
+            clients::create_client_with_secret(db, request, signing, secret, actor, now).await?;
         }
         (Change::Update(fields), Some(current)) => {
             let id = current.id.as_str();
@@ -298,7 +302,8 @@ async fn apply_client(
                     disabled: current.disabled,
                     ..client_changes(declared)
                 };
-                clients::replace_client(db, id, changes, Some(current.version), actor, now).await?;
+                let version = Some(current.version);
+                clients::replace_client(db, id, changes, signing, version, actor, now).await?;
             }
             if let Some(secret) = secret.filter(|_| fields.contains(&"client_secret")) {
                 // No overlap: the declaration says which secret is valid now.

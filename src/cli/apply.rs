@@ -24,7 +24,9 @@ pub struct ApplyArgs {
 }
 
 pub async fn run(settings: Settings, args: ApplyArgs) -> anyhow::Result<()> {
-    let declarations = Settings::load_declarations(&args.file)?;
+    let mut declarations = Settings::load_declarations(&args.file)?;
+    declarations.signing_algorithms = settings.keys.algorithms.clone();
+    declare::check(&declarations)?;
     declare::check_fixed_secrets_allowed(&declarations, settings.testing.enabled)?;
     let db = store::connect(&settings.database).await?;
     let hasher = PasswordHasher::new(&settings.passwords)?;

@@ -94,8 +94,9 @@ pub async fn run(settings: Settings, command: ClientsCommand) -> anyhow::Result<
     match command {
         ClientsCommand::Create(args) => {
             let output = args.output;
-            let created =
-                clients::create_client(db.as_ref(), args.into_request()?, "cli", now).await?;
+            let signing = &settings.keys.algorithms;
+            let request = args.into_request()?;
+            let created = clients::create_client(db.as_ref(), request, signing, "cli", now).await?;
             let secret = created.secret.as_ref().map(|s| s.expose().to_owned());
             match output {
                 Output::Json => {
@@ -146,8 +147,12 @@ pub async fn run(settings: Settings, command: ClientsCommand) -> anyhow::Result<
             clients::delete_client(db.as_ref(), &id, None, "cli", now).await?;
             eprintln!("deleted client {id}");
         }
-        ClientsCommand::Disable { id } => set_disabled(db.as_ref(), &id, true, now).await?,
-        ClientsCommand::Enable { id } => set_disabled(db.as_ref(), &id, false, now).await?,
+        ClientsCommand::Disable { id } => {
+            set_disabled(db.as_ref(), &settings, &id, true, now).await?;
+        }
+        ClientsCommand::Enable { id } => {
+            set_disabled(db.as_ref(), &settings, &id, false, now).await?;
+        }
         ClientsCommand::RotateSecret {
             id,
             overlap,
@@ -262,12 +267,14 @@ fn print_client(client: &Client) {
 
 async fn set_disabled(
     db: &dyn store::Database,
+    settings: &Settings,
     id: &str,
     disabled: bool,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
     let patch = serde_json::json!({ "disabled": disabled });
-    clients::patch_client(db, id, &patch, None, "cli", now).await?;
+    let signing = &settings.keys.algorithms;
+    clients::patch_client(db, id, &patch, signing, None, "cli", now).await?;
     let state = if disabled { "disabled" } else { "enabled" };
     eprintln!("{state} client {id}");
     Ok(())

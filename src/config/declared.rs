@@ -65,11 +65,13 @@ pub struct DeclaredUser {
     pub password_hash: Option<PasswordHashString>,
 }
 
-/// Everything declared, in declaration order.
+/// Everything declared, in declaration order, and the `keys.algorithms` of the configuration
+/// it is applied with: a client's `id_token_signed_response_alg` must be one of them.
 #[derive(Debug, Clone, Default)]
 pub struct Declarations {
     pub clients: Vec<DeclaredClient>,
     pub users: Vec<DeclaredUser>,
+    pub signing_algorithms: Vec<crate::crypto::SigningAlgorithm>,
 }
 
 impl Declarations {
@@ -84,12 +86,14 @@ impl Settings {
         Declarations {
             clients: self.clients.clone(),
             users: self.users.clone(),
+            signing_algorithms: self.keys.algorithms.clone(),
         }
     }
 
     /// The declarations of `file` (`gatehouse apply FILE`): read as a configuration file of its
     /// own, without the environment, so any key of one is allowed (and checked) there, and only
-    /// `[[clients]]` and `[[users]]` are kept.
+    /// `[[clients]]` and `[[users]]` are kept. They are checked when applied, against the
+    /// `keys.algorithms` of the configuration they are applied with (not the file's).
     pub fn load_declarations(file: &Path) -> Result<Declarations, ConfigError> {
         std::fs::read_to_string(file).map_err(|e| {
             ConfigError::new("FILE", format!("cannot read {}: {e}", file.display()))
@@ -98,7 +102,7 @@ impl Settings {
             .merge(Toml::file_exact(file))
             .extract()
             .map_err(ConfigError::from_figment)?;
-        settings.validate()?;
+        settings.validate_settings()?;
         Ok(settings.declarations())
     }
 

@@ -8,8 +8,15 @@ use super::{
 };
 
 impl Settings {
-    /// Checks that span several keys, after every value parsed on its own.
+    /// Checks that span several keys, after every value parsed on its own, then the declared
+    /// clients and users against them.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_settings()?;
+        self.validate_declarations()
+    }
+
+    /// The checks that span several keys, declarations aside.
+    pub(super) fn validate_settings(&self) -> Result<(), ConfigError> {
         self.validate_testing()?;
         if let Some(management) = self.server.management_bind
             && management.socket_addr() == self.server.bind.socket_addr()
@@ -237,6 +244,6 @@ impl Settings {
                 ),
             ));
         }
-        self.validate_declarations()
+        Ok(())
     }
 }

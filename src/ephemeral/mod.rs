@@ -12,14 +12,26 @@ use async_trait::async_trait;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
-/// A failure of the ephemeral backend. Callers that need the store fail closed
-/// (`503 temporarily_unavailable`), never open.
+/// A failure of the ephemeral backend. Callers that need the store fail closed, never open:
+/// an outage ([`is_unavailable`](Self::is_unavailable)) is `503 temporarily_unavailable`, a
+/// defect (a value that does not decode, a counter overflow) `500 server_error`.
 #[derive(Debug, thiserror::Error)]
 pub enum EphemeralError {
     #[error("the ephemeral store did not answer within {0:?}")]
     Timeout(Duration),
+    /// Redis is down, unreachable, loading, failing over or read-only: the same call can
+    /// succeed once it is back.
+    #[error("the ephemeral store is unavailable")]
+    Unavailable(#[source] anyhow::Error),
     #[error("the ephemeral store failed")]
     Backend(#[source] anyhow::Error),
+}
+
+impl EphemeralError {
+    /// Whether this is an outage of the store rather than a defect.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Unavailable(_))
+    }
 }
 
 /// Key-value state with a time to live. Keys are namespaced by the caller (`code:…`, `jti:…`);

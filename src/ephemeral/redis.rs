@@ -106,8 +106,35 @@ fn ttl_millis(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
 
+/// An outage when Redis is not there to answer (refused, dropped, timed out, loading its data,
+/// failing over, a replica refusing writes), a defect otherwise (a wrong type, a script error, a
+/// malformed URL).
 fn backend(e: RedisError) -> EphemeralError {
-    EphemeralError::Backend(anyhow::Error::new(e))
+    if is_outage(&e) {
+        EphemeralError::Unavailable(anyhow::Error::new(e))
+    } else {
+        EphemeralError::Backend(anyhow::Error::new(e))
+    }
+}
+
+fn is_outage(e: &RedisError) -> bool {
+    use ::redis::{ErrorKind, ServerErrorKind};
+    e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || matches!(
+            e.kind(),
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                    | ServerErrorKind::TryAgain
+                    | ServerErrorKind::ClusterDown
+                    | ServerErrorKind::MasterDown
+                    | ServerErrorKind::ReadOnly
+            ) | ErrorKind::ClusterConnectionNotFound
+                | ErrorKind::MasterNameNotFoundBySentinel
+                | ErrorKind::NoValidReplicasFoundBySentinel
+        )
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -202,6 +229,19 @@ mod tests {
         assert_eq!(ttl_millis(Duration::ZERO), 1);
         assert_eq!(ttl_millis(Duration::from_micros(1500)), 1);
         assert_eq!(ttl_millis(Duration::from_secs(2)), 2000);
+    }
+
+    #[test]
+    fn a_lost_connection_is_an_outage_and_a_wrong_reply_a_defect() {
+        let refused = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        let reset = RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(backend(refused).is_unavailable());
+        assert!(backend(reset).is_unavailable());
+        let wrong_type = RedisError::from((
+            ::redis::ErrorKind::UnexpectedReturnType,
+            "expected an integer",
+        ));
+        assert!(!backend(wrong_type).is_unavailable());
     }
 
     #[test]

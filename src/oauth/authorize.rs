@@ -61,7 +61,7 @@ pub async fn validate(
         // A disabled client may sign no one in; it reads as unknown, so nothing is redirected.
         Ok(client) if !client.disabled => client,
         Ok(_) | Err(StoreError::NotFound) => return Err(unknown()),
-        Err(other) => return Err(page(OAuthError::server_error(other))),
+        Err(other) => return Err(page(OAuthError::from_backend(other))),
     };
     let requested_uri = params
         .get("redirect_uri")

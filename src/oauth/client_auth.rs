@@ -85,7 +85,7 @@ pub async fn authenticate_client(
                 tracing::debug!(reason = refusal.as_str(), "client authentication refused");
                 return Err(OAuthError::too_many_attempts(throttle.retry_after()));
             }
-            Err(error) => return Err(OAuthError::temporarily_unavailable(error)),
+            Err(error) => return Err(OAuthError::from_backend(error)),
         }
     }
     let result = authenticate(ctx, form).await;
@@ -167,7 +167,7 @@ async fn registered(
     let cached = match ctx.clients.get(ctx.db, ctx.metrics, &id, ctx.now).await {
         Ok(cached) => cached,
         Err(StoreError::NotFound) => return Err(unknown_client()),
-        Err(other) => return Err(OAuthError::temporarily_unavailable(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     // A disabled client is refused like an unknown one: it may do nothing at all.
     if cached.client.auth_method != method || cached.client.disabled {
@@ -293,7 +293,7 @@ async fn verify_assertion(
         .ephemeral
         .put_if_absent(&replay_key, b"1", remaining)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     if !first_use {
         return Err(rejected("the client assertion was already used"));
     }

@@ -41,6 +41,7 @@ struct StoredCode {
 /// What presenting a code found.
 #[derive(Debug)]
 pub enum Redemption {
+    /// Live: unused when found, spent by this request when claimed.
     Fresh(Box<CodeGrant>),
     /// Used before: the family it started must be revoked.
     Replayed {
@@ -91,47 +92,62 @@ pub async fn issue_code(
     Ok(code)
 }
 
-/// Consumes `code` for `client_id`. A code past its lifetime at `now`, or issued to another
-/// client, is `Unknown`, whatever the store says.
-///
-/// The claim is the used-marker, set with one atomic `put_if_absent` before the code is
-/// deleted: of two redemptions racing (two instances), exactly one claims it and the other
-/// sees the claim and is a replay. Taking the code first and marking it after would leave a
-/// moment in which the loser finds neither and no replay is detected.
-pub async fn redeem_code(
+/// Looks `code` up for `client_id` without spending it: `Fresh` while it is live and unused.
+/// A code past its lifetime at `now`, or issued to another client, is `Unknown`, whatever the
+/// store says. The caller then reads what it needs (so that a backend failure leaves the code
+/// usable) and spends it with [`claim_code`] before deciding anything on what was presented.
+pub async fn find_code(
     ephemeral: &dyn EphemeralStore,
     client_id: &str,
     code: &str,
     now: OffsetDateTime,
 ) -> Result<Redemption, EphemeralError> {
-    let live = live_key(client_id, code);
-    let used = used_key(client_id, code);
-    if let Some(value) = ephemeral.get(&live).await? {
+    if let Some(value) = ephemeral.get(&live_key(client_id, code)).await? {
         let StoredCode { grant, expires_at } =
             serde_json::from_slice(&value).map_err(|e| EphemeralError::Backend(e.into()))?;
         if now.unix_timestamp() >= expires_at {
             return Ok(Redemption::Unknown);
         }
-        let marker = Marker {
-            grant_id: grant.grant_id,
-            family_id: grant.family_id,
-        };
-        let marker_bytes =
-            serde_json::to_vec(&marker).map_err(|e| EphemeralError::Backend(e.into()))?;
-        if ephemeral
-            .put_if_absent(&used, &marker_bytes, USED_MARKER_LIFETIME)
-            .await?
-        {
-            ephemeral.delete(&live).await?;
-            return Ok(Redemption::Fresh(Box::new(grant)));
-        }
-        return Ok(marker.replayed());
+        return Ok(Redemption::Fresh(Box::new(grant)));
     }
-    let Some(marker) = ephemeral.get(&used).await? else {
+    let Some(marker) = ephemeral.get(&used_key(client_id, code)).await? else {
         return Ok(Redemption::Unknown);
     };
     let marker: Marker =
         serde_json::from_slice(&marker).map_err(|e| EphemeralError::Backend(e.into()))?;
+    Ok(marker.replayed())
+}
+
+/// Spends a code [`find_code`] found live: `Fresh` if this call claimed it, `Replayed` if
+/// another redemption did first.
+///
+/// The claim is the used-marker, set with one atomic `put_if_absent` before the code is
+/// deleted: of two redemptions racing (two instances), exactly one claims it and the other
+/// sees the claim and is a replay. Taking the code first and marking it after would leave a
+/// moment in which the loser finds neither and no replay is detected.
+pub async fn claim_code(
+    ephemeral: &dyn EphemeralStore,
+    client_id: &str,
+    code: &str,
+    grant: Box<CodeGrant>,
+) -> Result<Redemption, EphemeralError> {
+    let marker = Marker {
+        grant_id: grant.grant_id,
+        family_id: grant.family_id,
+    };
+    let marker_bytes =
+        serde_json::to_vec(&marker).map_err(|e| EphemeralError::Backend(e.into()))?;
+    if ephemeral
+        .put_if_absent(
+            &used_key(client_id, code),
+            &marker_bytes,
+            USED_MARKER_LIFETIME,
+        )
+        .await?
+    {
+        ephemeral.delete(&live_key(client_id, code)).await?;
+        return Ok(Redemption::Fresh(grant));
+    }
     Ok(marker.replayed())
 }
 

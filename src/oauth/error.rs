@@ -4,6 +4,38 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::ephemeral::EphemeralError;
+use crate::store::StoreError;
+
+/// How long a caller is asked to wait (`Retry-After`, in seconds) when a backend is down: about
+/// what a database failover or a Redis restart takes, short enough for a person to retry.
+pub const RETRY_AFTER_SECS: u64 = 5;
+
+/// A failure of a backend an answer depended on: the database, the ephemeral store, or the
+/// change feed read from the database. Either an outage, after which the same request can
+/// succeed, or a defect, which retrying will not cure.
+pub trait BackendFailure: Into<anyhow::Error> {
+    fn is_unavailable(&self) -> bool;
+}
+
+impl BackendFailure for StoreError {
+    fn is_unavailable(&self) -> bool {
+        StoreError::is_unavailable(self)
+    }
+}
+
+impl BackendFailure for EphemeralError {
+    fn is_unavailable(&self) -> bool {
+        EphemeralError::is_unavailable(self)
+    }
+}
+
+impl BackendFailure for crate::current::Unavailable {
+    fn is_unavailable(&self) -> bool {
+        self.0.is_unavailable()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -150,7 +182,20 @@ impl OAuthError {
         error
     }
 
-    /// A backend needed for a safe answer is down: fail closed, ask to retry.
+    /// What a backend failure becomes, decided here and nowhere else: an outage is
+    /// `temporarily_unavailable` (RFC 6749 §4.1.2.1; 503 with `Retry-After`, at the token
+    /// endpoint too, as other servers do), a defect `server_error` (500). Both keep the cause
+    /// for the log.
+    pub fn from_backend(failure: impl BackendFailure) -> Self {
+        if failure.is_unavailable() {
+            Self::temporarily_unavailable(failure)
+        } else {
+            Self::server_error(failure)
+        }
+    }
+
+    /// A backend (or the password hasher) needed for a safe answer is down or busy: fail
+    /// closed, ask to retry. Backend failures come through [`from_backend`](Self::from_backend).
     pub fn temporarily_unavailable(source: impl Into<anyhow::Error>) -> Self {
         Self::new(
             ErrorCode::TemporarilyUnavailable,
@@ -297,6 +342,27 @@ mod tests {
         assert_eq!(
             plain.public_description(),
             Some("the `scope` parameter is missing!")
+        );
+    }
+
+    #[test]
+    fn an_outage_is_temporarily_unavailable_and_a_defect_a_server_error() {
+        let down = StoreError::Unavailable(anyhow::anyhow!("connection refused"));
+        let slow = EphemeralError::Timeout(std::time::Duration::from_secs(2));
+        let bug = StoreError::corrupt("bad row");
+        let undecodable = EphemeralError::Backend(anyhow::anyhow!("expected value"));
+        assert_eq!(
+            OAuthError::from_backend(down).code,
+            ErrorCode::TemporarilyUnavailable
+        );
+        assert_eq!(
+            OAuthError::from_backend(slow).code,
+            ErrorCode::TemporarilyUnavailable
+        );
+        assert_eq!(OAuthError::from_backend(bug).code, ErrorCode::ServerError);
+        assert_eq!(
+            OAuthError::from_backend(undecodable).code,
+            ErrorCode::ServerError
         );
     }
 

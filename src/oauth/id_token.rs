@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::OAuthError;
 use crate::crypto::{SigningAlgorithm, sign_jwt};
-use crate::domain::{RESERVED_CLAIMS, ScopeSet, User};
+use crate::domain::{Client, RESERVED_CLAIMS, ScopeSet, User};
 use crate::keyring::KeyRing;
 
 /// How long an ID token is valid: it proves a sign-in to the client, which should act on it at
@@ -51,6 +51,37 @@ pub fn at_hash(algorithm: SigningAlgorithm, access_token: &str) -> String {
     };
     let bytes = hash.as_ref();
     URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// The algorithm `client`'s ID tokens are signed with (OIDC Registration §2
+/// `id_token_signed_response_alg`, else `tokens.id_token_algorithm`), once it is known that the
+/// key ring signs with it; checked before anything is spent (a code, a refresh token).
+///
+/// Registration refuses an algorithm outside `keys.algorithms`, but a client registered before
+/// `keys.algorithms` changed may still name one. Its registration no longer fits this server:
+/// that is `unauthorized_client` (RFC 6749 §5.2: the client, as registered, may not be issued
+/// this grant's tokens), told so that an operator knows what to change, never a
+/// `server_error`. A ring missing the key of a configured algorithm is a defect (500).
+pub fn id_token_algorithm(
+    keys: &KeyRing,
+    configured: &[SigningAlgorithm],
+    default: SigningAlgorithm,
+    client: &Client,
+) -> Result<SigningAlgorithm, OAuthError> {
+    let algorithm = client.id_token_signed_response_alg.unwrap_or(default);
+    if !configured.contains(&algorithm) {
+        return Err(OAuthError::unauthorized_client(format!(
+            "this client is registered for ID tokens signed with {algorithm}, which this server \
+             no longer signs with (keys.algorithms); an operator must change the client's \
+             id_token_signed_response_alg"
+        )));
+    }
+    if keys.active_key(algorithm).is_none() {
+        return Err(OAuthError::server_error(anyhow::anyhow!(
+            "no active {algorithm} signing key"
+        )));
+    }
+    Ok(algorithm)
 }
 
 pub struct IdTokenRequest<'a> {

@@ -265,7 +265,7 @@ pub async fn issue_code_redirect(
     };
     let code = issue_code(ephemeral, &code_grant, now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     Ok(redirect_with(
         &request.redirect_uri,
         &[

@@ -41,7 +41,7 @@ pub async fn introspect(
     match ensure_not_revoked(state, &claims).await {
         Ok(()) => {}
         Err(TokenRejection::Unavailable(error)) => {
-            return Err(OAuthError::temporarily_unavailable(error));
+            return Err(OAuthError::from_backend(error));
         }
         Err(_) => return Ok(inactive),
     }
@@ -66,12 +66,12 @@ async fn describe_refresh_token(
     let record = match state.db.find_refresh_token(&sha256(token.as_bytes())).await {
         Ok(record) => record,
         Err(StoreError::NotFound) => return Ok(inactive),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     let grant = match state.db.find_grant(record.grant_id).await {
         Ok(grant) => grant,
         Err(StoreError::NotFound) => return Ok(inactive),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     let exp = live_until(&record, state.settings.tokens.refresh_token_idle_secs);
     if grant.client_id != client.id

@@ -119,7 +119,7 @@ async fn find_client(state: &AppState, id: Option<&str>) -> Result<Client, OAuth
     match state.db.find_client(&id).await {
         Ok(client) => Ok(client),
         Err(StoreError::NotFound) => Err(unknown()),
-        Err(other) => Err(OAuthError::server_error(other)),
+        Err(other) => Err(OAuthError::from_backend(other)),
     }
 }
 

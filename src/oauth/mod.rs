@@ -21,7 +21,7 @@ pub mod token;
 pub mod tokens;
 pub mod userinfo;
 
-pub use self::error::{ErrorCode, OAuthError};
+pub use self::error::{BackendFailure, ErrorCode, OAuthError, RETRY_AFTER_SECS};
 pub use self::request::{BasicCredentials, FormRequest, MAX_FORM_BYTES};
 
 use time::OffsetDateTime;

@@ -40,7 +40,7 @@ pub async fn revoke(
     }
     revoke_access_token(state, &claims, now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     tracing::info!(client_id = %client.id, "access token revoked");
     Ok(())
 }
@@ -57,12 +57,12 @@ async fn revoke_refresh_token(
     let record = match state.db.find_refresh_token(&sha256(token.as_bytes())).await {
         Ok(record) => record,
         Err(StoreError::NotFound) => return Ok(()),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     let grant = match state.db.find_grant(record.grant_id).await {
         Ok(grant) => grant,
         Err(StoreError::NotFound) => return Ok(()),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     if grant.client_id != client.id {
         return Err(OAuthError::unauthorized_client(

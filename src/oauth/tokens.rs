@@ -151,7 +151,7 @@ pub enum TokenRejection {
     #[error("revoked")]
     Revoked,
     #[error("revocation status unknown")]
-    Unavailable(#[source] anyhow::Error),
+    Unavailable(#[source] crate::current::Unavailable),
 }
 
 /// Verifies `token` as an access token of this issuer that is live at `now`: signed by one of
@@ -282,7 +282,7 @@ pub async fn revoke_issued_under(
             .current
             .record(change, now)
             .await
-            .map_err(OAuthError::temporarily_unavailable)?;
+            .map_err(OAuthError::from_backend)?;
     }
     Ok(())
 }
@@ -338,6 +338,6 @@ pub async fn ensure_not_revoked(
             tracing::debug!(reason = why, "token refused");
             Err(TokenRejection::Revoked)
         }
-        Err(error) => Err(TokenRejection::Unavailable(error.into())),
+        Err(error) => Err(TokenRejection::Unavailable(error)),
     }
 }

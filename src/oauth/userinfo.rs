@@ -28,7 +28,7 @@ pub async fn userinfo(
     match ensure_not_revoked(state, &claims).await {
         Ok(()) => {}
         Err(TokenRejection::Unavailable(error)) => {
-            return Err(OAuthError::temporarily_unavailable(error));
+            return Err(OAuthError::from_backend(error));
         }
         Err(_) => return Err(invalid_token("the access token was revoked")),
     }
@@ -47,7 +47,7 @@ pub async fn userinfo(
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(invalid_token("the user no longer exists"));
         }
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     let mut body = user_claims(&user, &scopes);
     body.insert("sub".into(), json!(user.id.to_string()));

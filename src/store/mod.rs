@@ -55,6 +55,9 @@ pub trait Database:
     async fn migrate(&self) -> Result<usize, StoreError>;
     /// Checks that the database answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Closes the connection pool, waiting for calls in flight: every later call fails as
+    /// unavailable. For shutdown, and for tests that take the database away.
+    async fn close(&self);
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Whether this is the embedded default, whose key-encryption key may live in a local file.

@@ -48,6 +48,7 @@ impl CountedDatabase {
     fn count<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
         let failure = match &result {
             Err(StoreError::Timeout(_)) => Some(BackendFailure::Timeout),
+            Err(StoreError::Unavailable(_)) => Some(BackendFailure::Unavailable),
             Err(StoreError::Backend(_)) => Some(BackendFailure::Error),
             _ => None,
         };
@@ -150,6 +151,10 @@ impl Database for CountedDatabase {
         self.count(self.inner.ping().await)
     }
 
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
@@ -170,6 +175,7 @@ impl CountedEphemeral {
         if let Err(error) = &result {
             let failure = match error {
                 EphemeralError::Timeout(_) => BackendFailure::Timeout,
+                EphemeralError::Unavailable(_) => BackendFailure::Unavailable,
                 EphemeralError::Backend(_) => BackendFailure::Error,
             };
             self.metrics.backend_error(self.inner.backend(), failure);

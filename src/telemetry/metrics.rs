@@ -129,6 +129,9 @@ impl Reuse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendFailure {
     Timeout,
+    /// Down, unreachable or failing over: an outage (503).
+    Unavailable,
+    /// A defect (500).
     Error,
 }
 
@@ -136,6 +139,7 @@ impl BackendFailure {
     fn as_str(self) -> &'static str {
         match self {
             Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
             Self::Error => "error",
         }
     }

@@ -211,6 +211,11 @@ async fn unknown_fields_wrong_types_and_unknown_grants_are_named(backend: Backen
             json!({"name": "a", "id_token_signed_response_alg": "HS256"}),
             "id_token_signed_response_alg",
         ),
+        // A known algorithm, but not one of keys.algorithms (ES256 and RS256 by default).
+        (
+            json!({"name": "a", "id_token_signed_response_alg": "EdDSA"}),
+            "id_token_signed_response_alg",
+        ),
         (
             json!({"name": "a", "client_id": "no spaces please"}),
             "client_id",
@@ -347,7 +352,8 @@ async fn the_cli_and_the_api_make_the_same_record(backend: Backend) {
         ..NewClient::default()
     };
     let db = app.state.db.as_ref();
-    create_client(db, request("made-by-cli"), "cli", app.clock.now())
+    let signing = &app.settings.keys.algorithms;
+    create_client(db, request("made-by-cli"), signing, "cli", app.clock.now())
         .await
         .unwrap();
     let mut body = web_app_body("Example App");

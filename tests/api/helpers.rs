@@ -85,7 +85,9 @@ impl TestApp {
 
     /// Registers a client the way the admin API does.
     pub async fn register_client(&self, request: NewClient) -> RegisteredClient {
-        let created = create_client(self.state.db.as_ref(), request, "test", self.clock.now())
+        let signing = &self.state.settings.keys.algorithms;
+        let db = self.state.db.as_ref();
+        let created = create_client(db, request, signing, "test", self.clock.now())
             .await
             .expect("the client registers");
         RegisteredClient {

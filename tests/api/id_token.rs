@@ -67,4 +67,88 @@ async fn id_tokens_use_rs256_unless_the_client_registered_another_algorithm(back
     assert_eq!(algs, &serde_json::json!(["RS256", "ES256", "EdDSA"]));
 }
 
-crate::on_every_backend!(id_tokens_use_rs256_unless_the_client_registered_another_algorithm);
+crate::on_every_backend!(
+    id_tokens_use_rs256_unless_the_client_registered_another_algorithm,
+    a_client_alg_the_key_ring_no_longer_signs_with_is_refused_before_anything_is_spent,
+);
+
+/// A client registered for an algorithm that `keys.algorithms` no longer holds (it was changed
+/// after the registration): the token endpoint says so as `unauthorized_client` before the code or refresh
+/// token is spent, so once an operator fixes the client the same request succeeds; and the
+/// client can still be changed, keeping its algorithm, until then.
+async fn a_client_alg_the_key_ring_no_longer_signs_with_is_refused_before_anything_is_spent(
+    backend: Backend,
+) {
+    use crate::flow::{REDIRECT_URI, refresh};
+    use gatehouse::admin::clients::patch_client;
+    use gatehouse::clock::Clock as _;
+
+    let Some(app) = spawn_app_with(backend, |_| {}).await else {
+        return;
+    };
+    app.create_user("ann", crate::flow::PASSWORD).await;
+    let client = app.register_client(web_client()).await;
+    // `signing` as the use cases take it: what `keys.algorithms` holds, or held at registration.
+    let patch_with = |signing: Vec<SigningAlgorithm>, changes: Value| {
+        let (db, id, now) = (app.state.db.clone(), client.id.clone(), app.clock.now());
+        async move { patch_client(db.as_ref(), &id, &changes, &signing, None, "test", now).await }
+    };
+    let configured = app.settings.keys.algorithms.clone();
+    let patch = |changes| patch_with(configured.clone(), changes);
+    // Registered for EdDSA while keys.algorithms held it; it no longer does.
+    let register_for_eddsa = || {
+        patch_with(
+            SigningAlgorithm::ALL.to_vec(),
+            serde_json::json!({"id_token_signed_response_alg": "EdDSA"}),
+        )
+    };
+    register_for_eddsa().await.unwrap();
+    let rp = relying_party(&app, &client);
+    let scopes = ["openid", "offline_access"];
+    let (code, verifier) = code_for(&app, &Browser::new(), &rp, &scopes, "ann").await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.secret().as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", verifier.secret().as_str()),
+    ];
+    let exchange = || app.post_token(&form, client.basic());
+
+    let refused = exchange().await;
+    let body = crate::helpers::assert_oauth_error(refused, 400, "unauthorized_client").await;
+    let description = body["error_description"].as_str().unwrap();
+    assert!(description.contains("EdDSA"), "{description}");
+    assert!(description.contains("keys.algorithms"), "{description}");
+    // Kept while other fields change; a new algorithm must be one the ring signs with.
+    patch(serde_json::json!({"name": "Renamed"})).await.unwrap();
+    assert!(
+        patch(serde_json::json!({"id_token_signed_response_alg": "EdDSA", "name": "Again"}))
+            .await
+            .is_ok(),
+        "the algorithm it has is kept"
+    );
+    patch(serde_json::json!({"id_token_signed_response_alg": "ES256"}))
+        .await
+        .unwrap();
+    app.read_changes().await;
+    let tokens: Value = exchange().await.json().await.unwrap();
+    let id_token = tokens["id_token"]
+        .as_str()
+        .expect("the same code now works");
+    assert_eq!(decode_header(id_token).unwrap().alg, Algorithm::ES256);
+
+    // The same at a refresh: the refresh token is not rotated by the refusal.
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    register_for_eddsa().await.unwrap();
+    app.read_changes().await;
+    let refused = refresh(&app, &client, &refresh_token, &[]).await;
+    crate::helpers::assert_oauth_error(refused, 400, "unauthorized_client").await;
+    patch(serde_json::json!({"id_token_signed_response_alg": "RS256"}))
+        .await
+        .unwrap();
+    app.read_changes().await;
+    assert_eq!(
+        refresh(&app, &client, &refresh_token, &[]).await.status(),
+        200
+    );
+}

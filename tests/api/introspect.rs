@@ -262,6 +262,7 @@ async fn introspect_answers_inactive_for_an_expired_token(backend: Backend) {
 crate::on_every_backend!(
     introspect_rejects_a_repeated_parameter_whose_first_value_is_empty,
     introspect_fails_closed_while_the_revocation_list_is_unreachable,
+    introspect_fails_closed_as_a_server_error_when_the_revocation_list_is_broken,
     introspect_rejects_an_unauthenticated_caller,
     introspect_rejects_a_public_client,
     introspect_rejects_a_missing_token,
@@ -276,7 +277,7 @@ crate::on_every_backend!(
     introspect_answers_inactive_for_an_expired_token,
 );
 
-/// Breaks the change feed of `app`'s own database, as an outage of it would.
+/// Breaks the change feed of `app`'s own database: a defect (a table gone), not an outage.
 async fn break_the_change_feed(app: &TestApp) {
     use gatehouse::config::DatabaseUrl;
     match &app.settings.database.url {
@@ -297,6 +298,11 @@ async fn break_the_change_feed(app: &TestApp) {
     }
 }
 
+/// Whether the token was revoked since cannot be known once the in-process copy is older than
+/// `cache.max_staleness_ms` (5 s) and the feed cannot be read; the client is still cached
+/// (`cache.client_ttl_secs`, 60 s), so only the revocation list is missing.
+const PAST_MAX_STALENESS: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn introspect_fails_closed_while_the_revocation_list_is_unreachable(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -304,14 +310,33 @@ async fn introspect_fails_closed_while_the_revocation_list_is_unreachable(backen
     let (client, token) = client_with_token(&app).await;
     assert_eq!(app.introspect(&token, &client).await["active"], true);
 
-    // Whether the token was revoked since cannot be known once the in-process copy is older
-    // than `cache.max_staleness_ms` and the feed cannot be read.
-    break_the_change_feed(&app).await;
-    app.clock.advance(std::time::Duration::from_secs(60));
+    app.state.db.close().await;
+    app.clock.advance(PAST_MAX_STALENESS);
     let response = app
         .post_introspect(&[("token", &token)], client.basic())
         .await;
 
     assert_eq!(response.headers()["retry-after"], "5");
     assert_oauth_error(response, 503, "temporarily_unavailable").await;
+}
+
+/// A feed that cannot be read because of a defect fails closed too, as the 500 it is: retrying
+/// will not help, and an operator must look.
+async fn introspect_fails_closed_as_a_server_error_when_the_revocation_list_is_broken(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, token) = client_with_token(&app).await;
+    assert_eq!(app.introspect(&token, &client).await["active"], true);
+
+    break_the_change_feed(&app).await;
+    app.clock.advance(PAST_MAX_STALENESS);
+    let response = app
+        .post_introspect(&[("token", &token)], client.basic())
+        .await;
+
+    assert!(!response.headers().contains_key("retry-after"));
+    assert_oauth_error(response, 500, "server_error").await;
 }

@@ -44,6 +44,7 @@ mod login_throttle;
 mod logout;
 mod metrics;
 mod openapi;
+mod outages;
 mod password_upgrade;
 mod public_url;
 mod revoke;

@@ -396,6 +396,7 @@ async fn patch(app: &TestApp, client: &RegisteredClient, changes: Value) {
         app.state.db.as_ref(),
         &client.id,
         &changes,
+        &app.settings.keys.algorithms,
         None,
         "test",
         app.clock.now(),

@@ -263,7 +263,7 @@ async fn userinfo_refuses_a_client_token_even_when_the_client_id_is_a_users_subj
         scopes: vec!["openid".into(), "email".into()],
         ..confidential_client()
     };
-    let mut legacy = validate_new_client(request, now).unwrap();
+    let mut legacy = validate_new_client(request, &app.settings.keys.algorithms, now).unwrap();
     legacy.id = ClientId::parse(&ann.id.to_string()).unwrap();
     let secret = PlainSecret::generate();
     let record = ClientSecretRecord {

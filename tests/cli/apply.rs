@@ -259,6 +259,32 @@ fn an_invalid_declared_object_stops_serve_with_exit_2_and_one_line_naming_it() {
 }
 
 #[test]
+fn a_declared_client_whose_id_token_algorithm_is_not_signed_with_stops_serve_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = DECLARATIONS.replace(
+        r#"name = "Web""#,
+        "name = \"Web\"\nid_token_signed_response_alg = \"EdDSA\"",
+    );
+    std::fs::write(dir.path().join("gatehouse.toml"), bad).unwrap();
+
+    let output = run(gatehouse(dir.path())
+        .arg("serve")
+        .env("GATEHOUSE_SERVER__BIND", "127.0.0.1:0"));
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with(
+            "configuration error: clients[1] (client_id \"web\"): id_token_signed_response_alg: \
+             EdDSA is not an algorithm this server signs with"
+        ),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_declaration_the_database_refuses_stops_serve_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("declared.toml"), DECLARATIONS).unwrap();

@@ -125,6 +125,37 @@ fn invalid_input_names_every_field_and_stores_nothing() {
 }
 
 #[test]
+fn an_id_token_algorithm_outside_keys_algorithms_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |alg: &str| {
+        run(gatehouse(dir.path()).args([
+            "clients",
+            "create",
+            "--name",
+            "web",
+            "--id-token-alg",
+            alg,
+            "--output",
+            "json",
+        ]))
+    };
+
+    let refused = create("EdDSA");
+    let listed = json_of(&run(
+        gatehouse(dir.path()).args(["clients", "list", "--output", "json"])
+    ));
+    let accepted = create("ES256");
+
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = stderr_of(&refused);
+    assert!(stderr.contains("id_token_signed_response_alg"), "{stderr}");
+    assert!(stderr.contains("keys.algorithms"), "{stderr}");
+    assert_eq!(listed, serde_json::json!([]));
+    assert!(accepted.status.success(), "{}", stderr_of(&accepted));
+    assert_eq!(json_of(&accepted)["id_token_signed_response_alg"], "ES256");
+}
+
+#[test]
 fn an_id_spelled_as_a_uuid_is_refused_naming_client_id() {
     let dir = tempfile::tempdir().unwrap();
     let user = uuid::Uuid::new_v4();

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use gatehouse::admin::clients::{NewClient, validate_new_client};
+use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{Client, ClientId};
 use gatehouse::store::{ClientSecretRecord, Database, StoreError};
 use uuid::Uuid;
@@ -20,7 +21,7 @@ fn client(id: &str) -> Client {
         access_token_ttl_secs: Some(600),
         ..NewClient::default()
     };
-    validate_new_client(request, t(0)).unwrap()
+    validate_new_client(request, &SigningAlgorithm::ALL, t(0)).unwrap()
 }
 
 fn secret(byte: u8, at: i64) -> ClientSecretRecord {

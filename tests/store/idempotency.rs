@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use gatehouse::admin::clients::{NewClient, validate_new_client};
 use gatehouse::admin::users::{NewUser, validate_new_user};
+use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{Client, ClientId, User, Username};
 use gatehouse::store::{Database, IDEMPOTENCY_CONFLICT, IdempotencyRecord, StoreError};
 
@@ -19,7 +20,7 @@ fn client(id: &str) -> Client {
         scopes: vec!["read".into()],
         ..NewClient::default()
     };
-    validate_new_client(request, t(0)).unwrap()
+    validate_new_client(request, &SigningAlgorithm::ALL, t(0)).unwrap()
 }
 
 fn user(name: &str) -> User {

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use gatehouse::admin::clients::{NewClient, validate_new_client};
 use gatehouse::admin::users::{NewUser, validate_new_user};
+use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{ClientId, ScopeSet, User, Username};
 use gatehouse::store::{Database, RefreshTokenRecord, Rotation, StoreError};
 use uuid::Uuid;
@@ -33,7 +34,7 @@ async fn with_client(db: &Arc<dyn Database>, id: &str) -> ClientId {
         redirect_uris: vec!["https://app.example.com/cb".into()],
         ..NewClient::default()
     };
-    let client = validate_new_client(request, t(0)).unwrap();
+    let client = validate_new_client(request, &SigningAlgorithm::ALL, t(0)).unwrap();
     db.insert_client(&client, None).await.unwrap();
     client.id
 }

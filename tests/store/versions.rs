@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use gatehouse::admin::clients::{NewClient, validate_new_client};
 use gatehouse::admin::users::{NewUser, validate_new_user};
+use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{Client, Email, User, Username};
 use gatehouse::store::{After, Database, StoreError, UserFilter};
 
@@ -17,7 +18,7 @@ fn client(id: &str, at: i64) -> Client {
         scopes: vec!["read".into()],
         ..NewClient::default()
     };
-    validate_new_client(request, t(at)).unwrap()
+    validate_new_client(request, &SigningAlgorithm::ALL, t(at)).unwrap()
 }
 
 fn user(name: &str, at: i64) -> User {

@@ -19,15 +19,25 @@ enum IdRule {
     Kept,
 }
 
-/// Checks a registration request as a whole and builds the client it describes.
-pub fn validate_new_client(request: NewClient, now: OffsetDateTime) -> Result<Client, AdminError> {
-    validate_client(request, IdRule::New, now)
+/// Checks a registration request as a whole and builds the client it describes. `signing` is
+/// what this server signs with (`keys.algorithms`): a client can only be registered for ID
+/// tokens the key ring can sign.
+pub fn validate_new_client(
+    request: NewClient,
+    signing: &[SigningAlgorithm],
+    now: OffsetDateTime,
+) -> Result<Client, AdminError> {
+    validate_client(request, IdRule::New, signing, now)
 }
 
 /// Checks a replacement (`PUT`, `PATCH`) as a whole like a registration; its `client_id` is the
 /// stored one and is taken as it is.
-pub fn validate_replacement(request: NewClient, now: OffsetDateTime) -> Result<Client, AdminError> {
-    validate_client(request, IdRule::Kept, now)
+pub fn validate_replacement(
+    request: NewClient,
+    signing: &[SigningAlgorithm],
+    now: OffsetDateTime,
+) -> Result<Client, AdminError> {
+    validate_client(request, IdRule::Kept, signing, now)
 }
 
 /// A new client's id: a [`ClientId`] that is not spelled like a user's `sub`. Users' subjects
@@ -48,6 +58,7 @@ fn new_client_id(raw: &str) -> Result<ClientId, String> {
 fn validate_client(
     request: NewClient,
     id_rule: IdRule,
+    signing: &[SigningAlgorithm],
     now: OffsetDateTime,
 ) -> Result<Client, AdminError> {
     // Whole seconds: what every backend stores, so a created record equals its stored self.
@@ -119,10 +130,7 @@ fn validate_client(
         );
     }
     let id_token_alg = match request.id_token_signed_response_alg.as_deref() {
-        Some(alg) => problems.check(
-            "id_token_signed_response_alg",
-            SigningAlgorithm::parse(alg).ok_or_else(|| "must be RS256, ES256 or EdDSA".to_owned()),
-        ),
+        Some(alg) => problems.check("id_token_signed_response_alg", signable(alg, signing)),
         None => None,
     };
     let jwks = match (auth_method, request.jwks) {
@@ -162,6 +170,20 @@ fn validate_client(
         created_at: now,
         updated_at: now,
     })
+}
+
+/// OIDC Registration §2 `id_token_signed_response_alg`: an algorithm this server knows, and one
+/// its key ring signs with, or every ID token of the client would fail to be issued.
+fn signable(alg: &str, signing: &[SigningAlgorithm]) -> Result<SigningAlgorithm, String> {
+    let alg = SigningAlgorithm::parse(alg).ok_or("must be RS256, ES256 or EdDSA")?;
+    if !signing.contains(&alg) {
+        let names: Vec<&str> = signing.iter().map(|a| a.as_str()).collect();
+        return Err(format!(
+            "{alg} is not an algorithm this server signs with; keys.algorithms has {}",
+            names.join(", ")
+        ));
+    }
+    Ok(alg)
 }
 
 fn check_grants(
@@ -239,8 +261,10 @@ mod tests {
         }
     }
 
+    const SIGNING: [SigningAlgorithm; 2] = [SigningAlgorithm::Es256, SigningAlgorithm::Rs256];
+
     fn problems(request: NewClient) -> Vec<String> {
-        match validate_new_client(request, OffsetDateTime::UNIX_EPOCH) {
+        match validate_new_client(request, &SIGNING, OffsetDateTime::UNIX_EPOCH) {
             Err(AdminError::Invalid(errors)) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("expected invalid input, got {other:?}"),
         }
@@ -248,7 +272,7 @@ mod tests {
 
     #[test]
     fn a_confidential_client_defaults_to_client_credentials_with_basic() {
-        let client = validate_new_client(request(), OffsetDateTime::UNIX_EPOCH).unwrap();
+        let client = validate_new_client(request(), &SIGNING, OffsetDateTime::UNIX_EPOCH).unwrap();
         assert_eq!(client.client_type, ClientType::Confidential);
         assert_eq!(client.auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(client.grant_types, [GrantType::ClientCredentials]);
@@ -296,8 +320,29 @@ mod tests {
             client_id: Some(user.to_string()),
             ..request()
         };
-        let replaced = validate_replacement(kept, OffsetDateTime::UNIX_EPOCH).unwrap();
+        let replaced = validate_replacement(kept, &SIGNING, OffsetDateTime::UNIX_EPOCH).unwrap();
         assert_eq!(replaced.id.as_str(), user.to_string());
+    }
+
+    #[test]
+    fn an_id_token_algorithm_the_key_ring_does_not_sign_with_is_refused() {
+        let eddsa = NewClient {
+            id_token_signed_response_alg: Some("EdDSA".into()),
+            ..request()
+        };
+        assert_eq!(problems(eddsa.clone()), ["id_token_signed_response_alg"]);
+        let Err(AdminError::Invalid(errors)) =
+            validate_new_client(eddsa.clone(), &SIGNING, OffsetDateTime::UNIX_EPOCH)
+        else {
+            panic!("EdDSA is refused");
+        };
+        assert!(errors[0].problem.contains("ES256, RS256"), "{errors:?}");
+        let with_eddsa = [SigningAlgorithm::EdDsa];
+        let client = validate_new_client(eddsa, &with_eddsa, OffsetDateTime::UNIX_EPOCH).unwrap();
+        assert_eq!(
+            client.id_token_signed_response_alg,
+            Some(SigningAlgorithm::EdDsa)
+        );
     }
 
     #[test]

@@ -8,11 +8,16 @@ use crate::admin::clients::{self, ClientChanges, NewClient};
 use crate::admin::users::{self, NewUser, UserChanges};
 use crate::admin::{AdminError, Problems};
 use crate::config::{DeclaredClient, DeclaredUser};
+use crate::crypto::SigningAlgorithm;
 use crate::domain::{Client, User};
 
-/// The client a declaration describes, checked as a registration is.
-pub(super) fn desired_client(declared: &DeclaredClient) -> Result<Client, AdminError> {
-    let client = clients::validate_new_client(new_client(declared), OffsetDateTime::UNIX_EPOCH)?;
+/// The client a declaration describes, checked as a registration is against `signing`.
+pub(super) fn desired_client(
+    declared: &DeclaredClient,
+    signing: &[SigningAlgorithm],
+) -> Result<Client, AdminError> {
+    let epoch = OffsetDateTime::UNIX_EPOCH;
+    let client = clients::validate_new_client(new_client(declared), signing, epoch)?;
     clients::check_secret_allowed(&client, declared.client_secret.is_some())?;
     Ok(client)
 }

@@ -63,6 +63,7 @@ fn declarations() -> Declarations {
     Declarations {
         clients: vec![billing(), web()],
         users: vec![ann()],
+        ..Declarations::default()
     }
 }
 
@@ -239,6 +240,7 @@ fn check_refuses_duplicates_secrets_without_use_and_two_passwords() {
     let twice = Declarations {
         clients: vec![billing(), billing()],
         users: vec![],
+        ..Declarations::default()
     };
     let public_with_secret = Declarations {
         clients: vec![DeclaredClient {
@@ -246,6 +248,7 @@ fn check_refuses_duplicates_secrets_without_use_and_two_passwords() {
             ..web()
         }],
         users: vec![],
+        ..Declarations::default()
     };
     let hash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0$\
                 KrQ1yNQwYaxqCHdRTbYZ4BUCVDE3fb9DsLKmDc+Fq2s";
@@ -262,6 +265,7 @@ fn check_refuses_duplicates_secrets_without_use_and_two_passwords() {
                 ..ann()
             },
         ],
+        ..Declarations::default()
     };
 
     let problems =
@@ -281,9 +285,35 @@ fn check_refuses_duplicates_secrets_without_use_and_two_passwords() {
             password_hash: Some(PasswordHashString::try_from(hash.to_owned()).unwrap()),
             ..ann()
         }],
+        ..Declarations::default()
     };
     assert_eq!(
         check(&only_both).unwrap_err().problem(),
         "password_hash: declare a password or a password_hash, not both"
     );
+}
+
+#[test]
+fn check_refuses_an_id_token_algorithm_the_configuration_does_not_sign_with() {
+    use crate::crypto::SigningAlgorithm;
+    let eddsa = DeclaredClient {
+        id_token_signed_response_alg: Some("EdDSA".into()),
+        ..web()
+    };
+    let mut decls = Declarations {
+        clients: vec![eddsa],
+        signing_algorithms: vec![SigningAlgorithm::Es256, SigningAlgorithm::Rs256],
+        ..Declarations::default()
+    };
+
+    let refused = check(&decls).unwrap_err().to_string();
+    decls.signing_algorithms.push(SigningAlgorithm::EdDsa);
+
+    assert!(
+        refused.starts_with(
+            r#"clients[0] (client_id "web"): id_token_signed_response_alg: EdDSA is not"#
+        ),
+        "{refused}"
+    );
+    check(&decls).unwrap();
 }

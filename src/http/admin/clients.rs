@@ -38,7 +38,9 @@ pub async fn post_clients(
         &bytes,
         client_created,
         |remember| {
-            clients::create_client_once(admin.db(), request, admin.actor(), admin.now(), remember)
+            let (db, signing, actor, now) =
+                (admin.db(), admin.signing(), admin.actor(), admin.now());
+            clients::create_client_once(db, request, signing, actor, now, remember)
         },
     )
     .await?;
@@ -78,6 +80,7 @@ pub async fn put_client(
         admin.db(),
         &id,
         changes,
+        admin.signing(),
         expected,
         admin.actor(),
         admin.now(),
@@ -100,6 +103,7 @@ pub async fn patch_client(
         admin.db(),
         &id,
         &patch,
+        admin.signing(),
         expected,
         admin.actor(),
         admin.now(),

@@ -45,6 +45,11 @@ impl Admin {
     pub fn now(&self) -> OffsetDateTime {
         self.state.clock.now()
     }
+
+    /// What a client's ID tokens may be signed with (`keys.algorithms`).
+    pub fn signing(&self) -> &[crate::crypto::SigningAlgorithm] {
+        &self.state.settings.keys.algorithms
+    }
 }
 
 impl FromRequest for Admin {

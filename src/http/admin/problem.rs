@@ -6,7 +6,6 @@ use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
 use crate::admin::{AdminError, FieldError};
-use crate::store::StoreError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -161,8 +160,8 @@ impl From<AdminError> for ApiError {
                 Self::PreconditionFailed("the resource changed since that ETag".into())
             }
             AdminError::Unavailable => Self::Unavailable("the password hasher is busy".into()),
-            AdminError::Store(StoreError::Timeout(after)) => {
-                Self::Unavailable(format!("the database did not answer within {after:?}"))
+            AdminError::Store(error) if error.is_unavailable() => {
+                Self::Unavailable(error.to_string())
             }
             error @ AdminError::Store(_) => Self::Internal(anyhow::Error::new(error)),
             AdminError::Internal(message) => Self::Internal(anyhow::anyhow!(message)),
@@ -227,7 +226,7 @@ impl ResponseError for ApiError {
                 ));
             }
             Self::Unavailable(_) => {
-                response.insert_header((header::RETRY_AFTER, "5"));
+                response.insert_header((header::RETRY_AFTER, crate::oauth::RETRY_AFTER_SECS));
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

@@ -6,7 +6,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::{ErrorCode, OAuthError, RETRY_AFTER_SECS};
 
 impl ResponseError for OAuthError {
     fn status_code(&self) -> StatusCode {
@@ -19,8 +19,11 @@ impl ResponseError for OAuthError {
     fn error_response(&self) -> HttpResponse {
         match self.code {
             _ if self.throttled_for_secs.is_some() => {}
-            ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable => {
+            ErrorCode::ServerError => {
                 tracing::error!(error.cause_chain = ?self, "request failed");
+            }
+            ErrorCode::TemporarilyUnavailable => {
+                tracing::warn!(error.cause_chain = ?self, "request failed: a backend is unavailable");
             }
             // A flood of wrong secrets must not flood the log: it is counted instead
             // (gatehouse_client_auth_failures_total), and the access line remains.
@@ -57,7 +60,7 @@ impl ResponseError for OAuthError {
         if let Some(secs) = self.throttled_for_secs {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         } else if self.code == ErrorCode::TemporarilyUnavailable {
-            response.insert_header((header::RETRY_AFTER, "5"));
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
         let mut body = json!({"error": self.code.as_str()});
         if let Some(description) = self.public_description() {

@@ -7,11 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::cookies::Cookies;
 use super::templates::{ErrorPage, LogoutPage, SignedOutPage, render};
-use super::{error_page, read_form, redirect, signed_in_user, unavailable_page};
+use super::{error_page, read_form, redirect, signed_in_user};
 use crate::http::paths;
-use crate::oauth::FormRequest;
 use crate::oauth::interaction::end_session;
 use crate::oauth::logout::{await_confirmation, take_confirmation, validate_logout};
+use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
 
 pub async fn get_end_session(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -45,7 +45,7 @@ async fn end(state: &AppState, req: &HttpRequest, params: &FormRequest) -> HttpR
     };
     let signed_in = match signed_in_user(state, Some(cookie)).await {
         Ok(signed_in) => signed_in,
-        Err(_) => return unavailable_page(),
+        Err(error) => return error_page(&error),
     };
     match signed_in {
         Some((user, session)) if logout.needs_confirmation(session.user_id) => {
@@ -58,12 +58,12 @@ async fn end(state: &AppState, req: &HttpRequest, params: &FormRequest) -> HttpR
                         confirmation: &confirmation,
                     },
                 ),
-                Err(_) => unavailable_page(),
+                Err(error) => error_page(&OAuthError::from_backend(error)),
             }
         }
         _ => match end_session(state.ephemeral.as_ref(), cookie).await {
             Ok(()) => finish(&cookies, logout.redirect.as_deref()),
-            Err(_) => unavailable_page(),
+            Err(error) => error_page(&OAuthError::from_backend(error)),
         },
     }
 }
@@ -92,7 +92,7 @@ pub async fn post_confirm_logout(
             };
             return render(StatusCode::FORBIDDEN, &page);
         }
-        Err(_) => return unavailable_page(),
+        Err(error) => return error_page(&OAuthError::from_backend(error)),
     };
     if form.get("decision") != Some("logout") {
         return match &pending.redirect {
@@ -101,9 +101,9 @@ pub async fn post_confirm_logout(
         };
     }
     if let Some(cookie) = session
-        && end_session(state.ephemeral.as_ref(), cookie).await.is_err()
+        && let Err(error) = end_session(state.ephemeral.as_ref(), cookie).await
     {
-        return unavailable_page();
+        return error_page(&OAuthError::from_backend(error));
     }
     finish(&cookies, pending.redirect.as_deref())
 }

@@ -93,7 +93,7 @@ async fn proceed(
     let grant = match &session {
         Some(s) => match state.db.find_live_grant(s.user_id, &client.id).await {
             Ok(grant) => grant,
-            Err(error) => return redirect_error(state, &request, &OAuthError::server_error(error)),
+            Err(error) => return redirect_error(state, &request, &OAuthError::from_backend(error)),
         },
         None => None,
     };
@@ -131,10 +131,7 @@ async fn proceed(
                     tracing::info!(%from, "authorization refused: too many pending from this address");
                     too_many_pending_page(INTERACTION_LIFETIME)
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot start the interaction");
-                    unavailable_page()
-                }
+                Err(error) => error_page(&OAuthError::from_backend(error)),
             }
         }
     }
@@ -185,7 +182,7 @@ pub async fn post_login(
             Err(StoreError::NotFound) => None,
             Err(error) => {
                 metrics.sign_in(SignIn::Unavailable);
-                return error_page(&OAuthError::server_error(error));
+                return error_page(&OAuthError::from_backend(error));
             }
         },
         Err(_) => None,
@@ -234,15 +231,17 @@ pub async fn post_login(
         auth_time: now.unix_timestamp(),
     };
     let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
-    let Ok(session_id) = create_session(state.ephemeral.as_ref(), session, lifetime).await else {
-        return sign_in_unavailable(metrics);
+    let session_id = match create_session(state.ephemeral.as_ref(), session, lifetime).await {
+        Ok(session_id) => session_id,
+        Err(error) => {
+            metrics.sign_in(SignIn::Unavailable);
+            return error_page(&OAuthError::from_backend(error));
+        }
     };
     interaction.session = Some(session);
-    if save_interaction(state.ephemeral.as_ref(), &id, &interaction)
-        .await
-        .is_err()
-    {
-        return sign_in_unavailable(metrics);
+    if let Err(error) = save_interaction(state.ephemeral.as_ref(), &id, &interaction).await {
+        metrics.sign_in(SignIn::Unavailable);
+        return error_page(&OAuthError::from_backend(error));
     }
     metrics.sign_in(SignIn::Success);
     let mut response = proceed(
@@ -293,7 +292,7 @@ pub async fn post_consent(
     match finish_interaction(state.ephemeral.as_ref(), &id, Some(from)).await {
         Ok(Some(_)) => {}
         Ok(None) => return expired_page(),
-        Err(_) => return unavailable_page(),
+        Err(error) => return error_page(&OAuthError::from_backend(error)),
     }
     let request = &interaction.request;
     if form.get("decision") != Some("allow") {
@@ -303,7 +302,15 @@ pub async fn post_consent(
         );
         return redirect_error(&state, request, &denied);
     }
-    complete(&state, &client, request, &session).await
+    let response = complete(&state, &client, request, &session).await;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        // Nothing was issued: the interaction is put back, so the same answer can be sent
+        // again once the backend is back.
+        if let Err(error) = save_interaction(state.ephemeral.as_ref(), &id, &interaction).await {
+            tracing::warn!(%error, "could not keep an interrupted consent");
+        }
+    }
+    response
 }
 
 /// Records (or widens) the grant and sends the code to the client.
@@ -320,7 +327,7 @@ async fn complete(
         .await
     {
         Ok(grant) => grant,
-        Err(error) => return redirect_error(state, request, &OAuthError::server_error(error)),
+        Err(error) => return redirect_error(state, request, &OAuthError::from_backend(error)),
     };
     match issue_code_redirect(
         state.ephemeral.as_ref(),
@@ -349,7 +356,7 @@ async fn open_interaction(
     let interaction = match load_interaction(state.ephemeral.as_ref(), id).await {
         Ok(Some(interaction)) if interaction.is_live(state.clock.now()) => interaction,
         Ok(_) => return Err(expired_page()),
-        Err(_) => return Err(unavailable_page()),
+        Err(error) => return Err(error_page(&OAuthError::from_backend(error))),
     };
     if !interaction.accepts(cookies.binding(req), form.get("csrf_token")) {
         let error =
@@ -364,13 +371,12 @@ async fn open_interaction(
     }
     let client_id = crate::domain::ClientId::parse(&interaction.request.client_id)
         .map_err(|_| expired_page())?;
-    let client = state
-        .db
-        .find_client(&client_id)
-        .await
-        .ok()
-        .filter(|client| !client.disabled)
-        .ok_or_else(expired_page)?;
+    let client = match state.db.find_client(&client_id).await {
+        Ok(client) if !client.disabled => client,
+        Ok(_) | Err(StoreError::NotFound) => return Err(expired_page()),
+        // Not "expired": the sign-in is kept and can go on once the database is back.
+        Err(error) => return Err(error_page(&OAuthError::from_backend(error))),
+    };
     Ok((form, interaction, client))
 }
 
@@ -383,7 +389,7 @@ async fn signed_in_user(
     };
     let Some(session) = load_session(state.ephemeral.as_ref(), cookie)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?
+        .map_err(OAuthError::from_backend)?
     else {
         return Ok(None);
     };
@@ -398,17 +404,15 @@ async fn signed_in_user(
         .current
         .session_ended(&user_id, session.auth_time, now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?
+        .map_err(OAuthError::from_backend)?
     {
         return Ok(None);
     }
-    Ok(state
-        .db
-        .find_user(session.user_id)
-        .await
-        .ok()
-        .filter(|user| !user.disabled)
-        .map(|user| (user, session)))
+    match state.db.find_user(session.user_id).await {
+        Ok(user) if !user.disabled => Ok(Some((user, session))),
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
+        Err(error) => Err(OAuthError::from_backend(error)),
+    }
 }
 
 async fn upgrade_hash(state: &AppState, user: &User, password: &Password) {

@@ -4,11 +4,13 @@
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
 
-use super::templates::{ConsentPage, ErrorPage, LoginPage, describe_scope, html_headers, render};
+use super::templates::{
+    ConsentPage, ErrorPage, LoginPage, UnavailablePage, describe_scope, html_headers, render,
+};
 use crate::domain::{Client, User};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::interaction::{Interaction, error_redirect};
-use crate::oauth::{ErrorCode, OAuthError};
+use crate::oauth::{ErrorCode, OAuthError, RETRY_AFTER_SECS};
 use crate::state::AppState;
 
 pub(super) fn login_page(
@@ -63,16 +65,25 @@ pub(super) fn redirect(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// An error once the client and its redirect URI are verified goes back to the client
+/// (RFC 6749 §4.1.2.1), except an outage while the person is at the browser: the page asking
+/// to try again in a moment keeps the sign-in, where a redirect would end it at the client.
+/// With `prompt=none` no person is there to retry, so the client is told
+/// `temporarily_unavailable`.
 pub(super) fn redirect_error(
     state: &AppState,
     request: &AuthorizationRequest,
     error: &OAuthError,
 ) -> HttpResponse {
-    if matches!(
-        error.code,
-        ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
-    ) {
-        tracing::error!(error.cause_chain = ?error, "authorization failed");
+    match error.code {
+        ErrorCode::TemporarilyUnavailable if !request.prompt.none => return error_page(error),
+        ErrorCode::TemporarilyUnavailable => {
+            tracing::warn!(error.cause_chain = ?error, "authorization failed: a backend is unavailable");
+        }
+        ErrorCode::ServerError => {
+            tracing::error!(error.cause_chain = ?error, "authorization failed");
+        }
+        _ => {}
     }
     redirect(&error_redirect(
         &request.redirect_uri,
@@ -82,15 +93,20 @@ pub(super) fn redirect_error(
     ))
 }
 
+/// An error shown to the person: 400, 500 for a defect (its cause logged, never shown), or the
+/// "try again in a moment" page for an outage.
 pub(super) fn error_page(error: &OAuthError) -> HttpResponse {
-    let status = if error.code == ErrorCode::ServerError {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::BAD_REQUEST
+    let status = match error.code {
+        ErrorCode::TemporarilyUnavailable => {
+            tracing::warn!(error.cause_chain = ?error, "a page failed: a backend is unavailable");
+            return unavailable_page();
+        }
+        ErrorCode::ServerError => {
+            tracing::error!(error.cause_chain = ?error, "authorization failed");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+        _ => StatusCode::BAD_REQUEST,
     };
-    if error.code == ErrorCode::ServerError {
-        tracing::error!(error.cause_chain = ?error, "authorization failed");
-    }
     render(
         status,
         &ErrorPage {
@@ -112,18 +128,19 @@ pub(super) fn expired_page() -> HttpResponse {
     )
 }
 
+/// 503: a backend (or the password hasher) is busy or down. Nothing is consumed on the way
+/// here, so reloading the page or sending the same form again works once it is back.
 pub(super) fn unavailable_page() -> HttpResponse {
-    let mut response = render(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &ErrorPage {
-            error: "temporarily_unavailable",
-            description: Some("please try again shortly"),
-        },
+    let mut response = render(StatusCode::SERVICE_UNAVAILABLE, &UnavailablePage);
+    insert_retry_after(&mut response);
+    response
+}
+
+fn insert_retry_after(response: &mut HttpResponse) {
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(RETRY_AFTER_SECS),
     );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
-    response
 }
 
 /// 429 after too many failed sign-ins of one name from one address.

@@ -50,6 +50,11 @@ pub struct ErrorPage<'a> {
     pub description: Option<&'a str>,
 }
 
+/// A backend is down: the person is asked to try again in a moment, with nothing lost.
+#[derive(Template)]
+#[template(path = "unavailable.html")]
+pub struct UnavailablePage;
+
 /// Adds the headers every HTML response carries.
 pub fn html_headers(
     response: &mut actix_web::HttpResponseBuilder,

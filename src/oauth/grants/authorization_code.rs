@@ -6,14 +6,14 @@
 use time::OffsetDateTime;
 
 use super::refresh_token::{issue_refresh_token, revoke_family};
-use crate::domain::{Client, GrantType};
-use crate::oauth::codes::{Redemption, redeem_code};
-use crate::oauth::id_token::{IdTokenRequest, issue_id_token};
+use crate::domain::{Client, GrantType, User};
+use crate::oauth::codes::{CodeGrant, Redemption, claim_code, find_code};
+use crate::oauth::id_token::{IdTokenRequest, id_token_algorithm, issue_id_token};
 use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::issue_user_access_token;
 use crate::oauth::{FormRequest, OAuthError, pkce};
 use crate::state::AppState;
-use crate::store::{ChangeKind, StoreError};
+use crate::store::{ChangeKind, Grant, StoreError};
 use crate::telemetry::Reuse;
 
 pub async fn exchange(
@@ -26,28 +26,31 @@ pub async fn exchange(
     let redirect_uri = form.require("redirect_uri")?;
     // Checked after the code is consumed: a code presented without its verifier is spent too.
     let verifier = form.get("code_verifier");
-    let grant = match redeem_code(state.ephemeral.as_ref(), client.id.as_str(), code, now)
+    let found = find_code(state.ephemeral.as_ref(), client.id.as_str(), code, now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?
-    {
-        Redemption::Fresh(grant) => grant,
-        Redemption::Replayed {
-            grant_id,
-            family_id,
-        } => {
-            state.metrics.reuse_detected(Reuse::AuthorizationCode);
-            revoke_family(state, grant_id, family_id, now).await?;
-            tracing::warn!(client_id = %client.id, %grant_id, "authorization code replayed; its tokens are revoked");
-            return Err(OAuthError::invalid_grant(
-                "the authorization code was already used",
-            ));
-        }
-        Redemption::Unknown => {
-            return Err(OAuthError::invalid_grant(
-                "the authorization code is invalid or expired",
-            ));
-        }
-    };
+        .map_err(OAuthError::from_backend)?;
+    let grant = live_or_refuse(state, client, found, now).await?;
+    // What the answer needs from elsewhere is read before the code is spent, so that a backend
+    // that is down (503) or a key ring that cannot sign for this client leaves the code usable
+    // and the same request can be sent again; what is read is acted on only after the checks.
+    let id_token_alg = grant
+        .request
+        .scope
+        .contains("openid")
+        .then(|| {
+            id_token_algorithm(
+                &state.keys,
+                &state.settings.keys.algorithms,
+                state.settings.tokens.id_token_algorithm,
+                client,
+            )
+        })
+        .transpose()?;
+    let standing = read_standing(state, &grant, now).await?;
+    let claimed = claim_code(state.ephemeral.as_ref(), client.id.as_str(), code, grant)
+        .await
+        .map_err(OAuthError::from_backend)?;
+    let grant = live_or_refuse(state, client, claimed, now).await?;
     let request = &grant.request;
     // Codes are stored per client (see `codes`), so this holds; checked again all the same.
     if request.client_id != client.id.as_str() {
@@ -71,27 +74,14 @@ pub async fn exchange(
             "code_verifier does not match the code_challenge",
         ));
     }
-    let live_grant = match state.db.find_grant(grant.grant_id).await {
-        Ok(g) if g.revoked_at.is_none() => g,
-        Ok(_) | Err(StoreError::NotFound) => {
-            return Err(OAuthError::invalid_grant("the grant was revoked"));
-        }
-        Err(other) => return Err(OAuthError::server_error(other)),
+    let Some(live_grant) = standing.grant else {
+        return Err(OAuthError::invalid_grant("the grant was revoked"));
     };
-    let user = match state.db.find_user(grant.user_id).await {
-        Ok(user) if !user.disabled => user,
-        Ok(_) | Err(StoreError::NotFound) => {
-            return Err(OAuthError::invalid_grant("the user can no longer sign in"));
-        }
-        Err(other) => return Err(OAuthError::server_error(other)),
+    let Some(user) = standing.user else {
+        return Err(OAuthError::invalid_grant("the user can no longer sign in"));
     };
     // Signed out everywhere (or a new password) since the sign-in this code rests on.
-    let session_ended = state
-        .current
-        .session_ended(&user.id.to_string(), grant.auth_time, now)
-        .await
-        .map_err(OAuthError::temporarily_unavailable)?;
-    if session_ended {
+    if standing.session_ended {
         return Err(OAuthError::invalid_grant(
             "the sign-in behind this code has ended",
         ));
@@ -105,7 +95,7 @@ pub async fn exchange(
         grant.family_id,
         now,
     )?;
-    let id_token = if request.scope.contains("openid") {
+    let id_token = if let Some(algorithm) = id_token_alg {
         Some(issue_id_token(
             &state.keys,
             &IdTokenRequest {
@@ -116,9 +106,7 @@ pub async fn exchange(
                 nonce: request.nonce.as_deref(),
                 auth_time: grant.auth_time,
                 access_token: &access_token,
-                algorithm: client
-                    .id_token_signed_response_alg
-                    .unwrap_or(state.settings.tokens.id_token_algorithm),
+                algorithm,
                 now,
             },
         )?)
@@ -154,6 +142,68 @@ pub async fn exchange(
     })
 }
 
+/// The code's grant when `found` is a live code; a replay revokes what the code issued
+/// (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+async fn live_or_refuse(
+    state: &AppState,
+    client: &Client,
+    found: Redemption,
+    now: OffsetDateTime,
+) -> Result<Box<CodeGrant>, OAuthError> {
+    match found {
+        Redemption::Fresh(grant) => Ok(grant),
+        Redemption::Replayed {
+            grant_id,
+            family_id,
+        } => {
+            state.metrics.reuse_detected(Reuse::AuthorizationCode);
+            revoke_family(state, grant_id, family_id, now).await?;
+            tracing::warn!(client_id = %client.id, %grant_id, "authorization code replayed; its tokens are revoked");
+            Err(OAuthError::invalid_grant(
+                "the authorization code was already used",
+            ))
+        }
+        Redemption::Unknown => Err(OAuthError::invalid_grant(
+            "the authorization code is invalid or expired",
+        )),
+    }
+}
+
+/// Whether what a code rests on still stands: its grant (unrevoked), its user (enabled) and
+/// the sign-in behind it. Only a backend failure is an error here.
+struct Standing {
+    grant: Option<Grant>,
+    user: Option<User>,
+    session_ended: bool,
+}
+
+async fn read_standing(
+    state: &AppState,
+    code: &CodeGrant,
+    now: OffsetDateTime,
+) -> Result<Standing, OAuthError> {
+    let grant = match state.db.find_grant(code.grant_id).await {
+        Ok(g) if g.revoked_at.is_none() => Some(g),
+        Ok(_) | Err(StoreError::NotFound) => None,
+        Err(other) => return Err(OAuthError::from_backend(other)),
+    };
+    let user = match state.db.find_user(code.user_id).await {
+        Ok(user) if !user.disabled => Some(user),
+        Ok(_) | Err(StoreError::NotFound) => None,
+        Err(other) => return Err(OAuthError::from_backend(other)),
+    };
+    let session_ended = state
+        .current
+        .session_ended(&code.user_id.to_string(), code.auth_time, now)
+        .await
+        .map_err(OAuthError::from_backend)?;
+    Ok(Standing {
+        grant,
+        user,
+        session_ended,
+    })
+}
+
 /// RFC 9700 §4.2.1 for a replay that raced this redemption (two instances, the attacker and
 /// the client at once): the replay's family revocation may have landed between the code's
 /// consumption and the storage of its refresh token, so the database is asked after that
@@ -168,13 +218,13 @@ async fn ensure_family_stands(
         .db
         .change_recorded(ChangeKind::Family, &family_id.to_string(), now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     if revoked {
         state
             .db
             .revoke_refresh_family(family_id, now)
             .await
-            .map_err(OAuthError::temporarily_unavailable)?;
+            .map_err(OAuthError::from_backend)?;
         tracing::warn!(%family_id, "authorization code replayed while it was redeemed; its tokens are revoked");
         return Err(OAuthError::invalid_grant(
             "the authorization code was already used",

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use self::grace::{grace_window, recall_grace, remember_for_grace, successor_unused, within_grace};
 use crate::crypto::{random_token, sha256};
 use crate::domain::{Client, ScopeSet, User};
-use crate::oauth::id_token::{IdTokenRequest, issue_id_token};
+use crate::oauth::id_token::{IdTokenRequest, id_token_algorithm, issue_id_token};
 use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
@@ -64,7 +64,7 @@ pub async fn exchange(
         .db
         .rotate_refresh_token(record.id, &successor_record(&record, &successor, now), now)
         .await
-        .map_err(OAuthError::server_error)?
+        .map_err(OAuthError::from_backend)?
     {
         Rotation::Rotated => {}
         Rotation::Lost => return reused(state, client, &record, presented, now, now).await,
@@ -93,7 +93,7 @@ async fn find_presented(
     {
         Ok(record) => Ok(record),
         Err(StoreError::NotFound) => Err(invalid()),
-        Err(other) => Err(OAuthError::server_error(other)),
+        Err(other) => Err(OAuthError::from_backend(other)),
     }
 }
 
@@ -107,7 +107,7 @@ async fn find_grant_of(
     let grant = match state.db.find_grant(record.grant_id).await {
         Ok(grant) => grant,
         Err(StoreError::NotFound) => return Err(invalid()),
-        Err(other) => return Err(OAuthError::server_error(other)),
+        Err(other) => return Err(OAuthError::from_backend(other)),
     };
     if grant.client_id != client.id {
         return Err(invalid());
@@ -140,7 +140,7 @@ async fn ensure_user_active(state: &AppState, grant: &Grant) -> Result<User, OAu
     match state.db.find_user(grant.user_id).await {
         Ok(user) if !user.disabled => Ok(user),
         Ok(_) | Err(StoreError::NotFound) => Err(invalid()),
-        Err(other) => Err(OAuthError::temporarily_unavailable(other)),
+        Err(other) => Err(OAuthError::from_backend(other)),
     }
 }
 
@@ -160,6 +160,12 @@ fn refreshed_id_token(
     if !scope.contains("openid") {
         return Ok(None);
     }
+    let algorithm = id_token_algorithm(
+        &state.keys,
+        &state.settings.keys.algorithms,
+        state.settings.tokens.id_token_algorithm,
+        client,
+    )?;
     issue_id_token(
         &state.keys,
         &IdTokenRequest {
@@ -170,9 +176,7 @@ fn refreshed_id_token(
             nonce: None,
             auth_time: record.auth_time.unix_timestamp(),
             access_token,
-            algorithm: client
-                .id_token_signed_response_alg
-                .unwrap_or(state.settings.tokens.id_token_algorithm),
+            algorithm,
             now,
         },
     )
@@ -191,7 +195,7 @@ async fn ensure_family_stands(
         .db
         .change_recorded(ChangeKind::Family, &record.family_id.to_string(), now)
         .await
-        .map_err(OAuthError::temporarily_unavailable)?;
+        .map_err(OAuthError::from_backend)?;
     if revoked {
         return Err(invalid());
     }
@@ -317,7 +321,7 @@ async fn revoke_on_reuse(
     state.metrics.reuse_detected(Reuse::RefreshToken);
     tracing::warn!(grant_id = %record.grant_id, "refresh token reused; revoking its grant");
     if let Err(error) = state.db.revoke_grant(record.grant_id, now).await {
-        return Err(OAuthError::server_error(error));
+        return Err(OAuthError::from_backend(error));
     }
     revoke_issued_under(state, Some(record.grant_id), None, now).await?;
     Err(OAuthError::invalid_grant(
@@ -353,7 +357,7 @@ pub async fn issue_refresh_token(
         .db
         .insert_refresh_token(&record)
         .await
-        .map_err(OAuthError::server_error)?;
+        .map_err(OAuthError::from_backend)?;
     Ok(token)
 }
 
@@ -368,7 +372,7 @@ pub async fn revoke_family(
         .db
         .revoke_refresh_family(family_id, now)
         .await
-        .map_err(OAuthError::server_error)?;
+        .map_err(OAuthError::from_backend)?;
     let _ = grant_id;
     revoke_issued_under(state, None, Some(family_id), now).await
 }

@@ -60,6 +60,10 @@ impl Database for PgStore {
             .map(drop)
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     fn backend(&self) -> &'static str {
         "postgres"
     }

@@ -129,6 +129,10 @@ impl Database for SqliteStore {
             .map(drop)
     }
 
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
     fn backend(&self) -> &'static str {
         "sqlite"
     }

@@ -47,7 +47,7 @@ pub(super) async fn successor_unused(
     {
         Ok(record) => Ok(record.used_at.is_none() && record.revoked_at.is_none()),
         Err(StoreError::NotFound) => Ok(false),
-        Err(other) => Err(OAuthError::server_error(other)),
+        Err(other) => Err(OAuthError::from_backend(other)),
     }
 }
 
