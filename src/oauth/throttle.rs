@@ -111,19 +111,23 @@ impl<'a> Throttle<'a> {
         let window = self.limits.window;
         let pair = self.ephemeral.increment(&self.pair, window).await?;
         let address = self.ephemeral.increment(&self.address, window).await?;
-        let subject_failures = self
-            .ephemeral
-            .get(&self.subject)
-            .await?
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .and_then(|text| text.parse::<u64>().ok())
-            .unwrap_or(0);
         let counts = Counts {
             pair,
             address,
-            subject_failures,
+            subject_failures: self.count_of(&self.subject).await?,
         };
         Ok(judge(counts, &self.limits))
+    }
+
+    /// The count under `key`; none yet is 0.
+    async fn count_of(&self, key: &str) -> Result<u64, EphemeralError> {
+        Ok(self
+            .ephemeral
+            .get(key)
+            .await?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse::<u64>().ok())
+            .unwrap_or(0))
     }
 
     /// The attempt was checked and failed: it stays counted, and counts against the name.
@@ -214,20 +218,10 @@ impl Throttle<'_> {
     /// Judges by failures counted so far, without counting this attempt (client
     /// authentication: see [`RecentFailures`]).
     pub async fn judge_failures(&self) -> Result<Option<Refusal>, EphemeralError> {
-        let read = |key| async move {
-            Ok::<u64, EphemeralError>(
-                self.ephemeral
-                    .get(key)
-                    .await?
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
-                    .and_then(|text| text.parse::<u64>().ok())
-                    .unwrap_or(0),
-            )
-        };
         let counts = Counts {
-            pair: read(&self.pair).await? + 1,
-            address: read(&self.address).await? + 1,
-            subject_failures: read(&self.subject).await?,
+            pair: self.count_of(&self.pair).await? + 1,
+            address: self.count_of(&self.address).await? + 1,
+            subject_failures: self.count_of(&self.subject).await?,
         };
         Ok(judge(counts, &self.limits))
     }

@@ -255,10 +255,18 @@ pub async fn post_login(
     )
     .await;
     cookies.attach(&mut response, cookies.session_cookie(&session_id, lifetime));
-    // Signed in, the login interaction is over whatever comes next: the redirect, an error, or
-    // (200) the consent page under an interaction of its own, which keeps its pending count.
-    let release = (response.status() != StatusCode::OK).then(|| client_address(&req).ip());
-    if let Err(error) = finish_interaction(state.ephemeral.as_ref(), &id, release).await {
+    // Signed in, the login interaction is over once the authorization went on: back to the
+    // client (303), or to consent (200) under an interaction of its own, which takes over the
+    // pending count. After an error page (an outage) it stays, so the same form can be sent
+    // again.
+    let release = match response.status() {
+        StatusCode::SEE_OTHER => Some(Some(client_address(&req).ip())),
+        StatusCode::OK => Some(None),
+        _ => None,
+    };
+    if let Some(release) = release
+        && let Err(error) = finish_interaction(state.ephemeral.as_ref(), &id, release).await
+    {
         tracing::warn!(%error, "could not end the sign-in interaction");
     }
     response
