@@ -4,6 +4,8 @@
 
 mod declared;
 mod error;
+mod server;
+mod sessions;
 mod testing;
 mod validate;
 mod values;
@@ -18,6 +20,8 @@ pub use self::declared::{
     Declarations, DeclaredClient, DeclaredPassword, DeclaredUser, FixedSecret, PasswordHashString,
 };
 pub use self::error::ConfigError;
+pub use self::server::{ClientAddressHeader, ServerSettings};
+pub use self::sessions::{ClientAuthSettings, SessionSettings};
 pub use self::testing::{EPHEMERAL_DATABASE_URL, TestingSettings};
 pub use self::values::{
     BindAddress, DatabaseUrl, EncryptionKey, EphemeralUrl, IssuerUrl, TrustedProxy,
@@ -74,72 +78,6 @@ impl Default for AdminSettings {
     fn default() -> Self {
         Self {
             requests_per_minute: 600,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Where to listen. Port 0 picks a free port (tests).
-    pub bind: BindAddress,
-    /// The issuer identifier. Unset: `public_url`, else the bound address.
-    pub issuer: Option<IssuerUrl>,
-    /// The URL clients reach the service at (a proxy, a container name), when it differs from
-    /// the bound address; the issuer and endpoint URLs derive from it unless `issuer` is set.
-    pub public_url: Option<IssuerUrl>,
-    /// How long in-flight requests may take to finish after SIGTERM or Ctrl-C.
-    pub shutdown_timeout_secs: u64,
-    /// HTTP worker threads; defaults to the number of cores.
-    pub workers: Option<usize>,
-    /// `Strict-Transport-Security: max-age` sent on every response when the issuer is https
-    /// (RFC 6797); 0 sends none. Never sent for a plain-http issuer.
-    pub hsts_max_age_secs: u64,
-    /// Proxies (addresses or CIDR ranges) whose forwarded header is believed. Empty: every
-    /// forwarded header is ignored and the TCP peer is the client address.
-    pub trusted_proxies: Vec<TrustedProxy>,
-    /// Which header the trusted proxies write the client address into.
-    pub client_address_header: ClientAddressHeader,
-    /// Web origins allowed to call the token, userinfo, introspection and revocation endpoints
-    /// from a browser (CORS), besides those of enabled public clients' redirect URIs.
-    pub cors_allowed_origins: Vec<crate::domain::WebOrigin>,
-    /// How long a request's head (request line and headers) may take to arrive: 408 and the
-    /// connection closed after that (actix-web's `client_request_timeout`).
-    pub header_timeout_ms: u64,
-    /// How long a request's body may take to arrive, counted from its head: 408 and the
-    /// connection closed after that (RFC 9110 §15.5.9).
-    pub body_timeout_ms: u64,
-    /// A second listener for operators: when set, `/metrics` and `/readyz` are served there
-    /// (with `/healthz`) and no longer on `bind`. Unset: everything on `bind`.
-    pub management_bind: Option<BindAddress>,
-}
-
-/// The header a trusted proxy appends the address it received a request from to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ClientAddressHeader {
-    /// `X-Forwarded-For` (Apache `mod_proxy`, nginx, HAProxy, most load balancers).
-    #[default]
-    XForwardedFor,
-    /// `Forwarded: for=…` (RFC 7239).
-    Forwarded,
-}
-
-impl Default for ServerSettings {
-    fn default() -> Self {
-        Self {
-            bind: BindAddress::default_bind(),
-            issuer: None,
-            public_url: None,
-            shutdown_timeout_secs: 30,
-            workers: None,
-            hsts_max_age_secs: 365 * 24 * 3600,
-            trusted_proxies: Vec::new(),
-            client_address_header: ClientAddressHeader::default(),
-            cors_allowed_origins: Vec::new(),
-            header_timeout_ms: 5_000,
-            body_timeout_ms: 10_000,
-            management_bind: None,
         }
     }
 }
@@ -274,93 +212,6 @@ impl Default for TokenSettings {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct SessionSettings {
-    /// How long a browser stays signed in.
-    pub lifetime_secs: u64,
-    /// Failed sign-ins of one username from one address before it is refused for the window.
-    pub max_failed_logins: u32,
-    /// Failed sign-ins from one address, whatever the usernames (password spraying), before the
-    /// address is refused for the window. Successes do not count: a whole office behind one
-    /// NAT address signs in all day.
-    pub max_failed_logins_per_address: u32,
-    /// Failed sign-ins of one username from any address before that name is soft-locked: refused
-    /// from every address that has failed for it, still checked from any other.
-    pub max_failed_logins_per_user: u32,
-    /// How long failed sign-ins are counted, and how long a refusal lasts.
-    pub failed_login_window_secs: u64,
-    /// Authorizations one address may have waiting for sign-in or consent at once (each is
-    /// kept ten minutes); past this, `429`.
-    pub max_pending_interactions_per_address: u32,
-}
-
-impl SessionSettings {
-    pub fn sign_in_limits(&self) -> crate::oauth::throttle::Limits {
-        crate::oauth::throttle::Limits {
-            per_pair: self.max_failed_logins,
-            per_address: self.max_failed_logins_per_address,
-            per_subject: self.max_failed_logins_per_user,
-            window: std::time::Duration::from_secs(self.failed_login_window_secs),
-        }
-    }
-}
-
-/// Failed client authentications at the token, introspection and revocation endpoints (the
-/// same three counts as sign-ins, over their own window). A client that authenticates
-/// correctly from an address that has not failed is never counted, checked or slowed.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ClientAuthSettings {
-    /// Failures of one client id from one address before it is refused for the window.
-    pub max_failures: u32,
-    /// Failures from one address, whatever the client ids.
-    pub max_failures_per_address: u32,
-    /// Failures of one client id from any address before it is refused from every address
-    /// that has failed for it.
-    pub max_failures_per_client: u32,
-    pub window_secs: u64,
-    /// Client ids and addresses remembered as having failed on this instance (only those pay
-    /// a look at the shared counts); past this, every request looks until the window ends.
-    pub max_remembered_failures: usize,
-}
-
-impl Default for ClientAuthSettings {
-    fn default() -> Self {
-        Self {
-            max_failures: 20,
-            max_failures_per_address: 100,
-            max_failures_per_client: 100,
-            window_secs: 300,
-            max_remembered_failures: 10_000,
-        }
-    }
-}
-
-impl ClientAuthSettings {
-    pub fn limits(&self) -> crate::oauth::throttle::Limits {
-        crate::oauth::throttle::Limits {
-            per_pair: self.max_failures,
-            per_address: self.max_failures_per_address,
-            per_subject: self.max_failures_per_client,
-            window: std::time::Duration::from_secs(self.window_secs),
-        }
-    }
-}
-
-impl Default for SessionSettings {
-    fn default() -> Self {
-        Self {
-            lifetime_secs: 8 * 3600,
-            max_failed_logins: 10,
-            max_failed_logins_per_address: 100,
-            max_failed_logins_per_user: 30,
-            failed_login_window_secs: 900,
-            max_pending_interactions_per_address: 500,
-        }
-    }
-}
-
 /// argon2id for human passwords (RFC 9106; OWASP: m=19456 KiB, t=2, p=1), and the bulkhead
 /// that bounds how many hashes run at once.
 #[derive(Debug, Clone, Deserialize)]
@@ -488,12 +339,6 @@ fn ensure_readable(path: &Path) -> Result<(), ConfigError> {
     std::fs::read_to_string(path)
         .map(drop)
         .map_err(|e| ConfigError::new("--config", format!("cannot read {}: {e}", path.display())))
-}
-
-impl BindAddress {
-    fn default_bind() -> Self {
-        Self::from_socket_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 8080)))
-    }
 }
 
 #[cfg(test)]
