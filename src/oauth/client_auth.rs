@@ -77,15 +77,20 @@ pub async fn authenticate_client(
         .map(|basic| basic.client_id.as_str())
         .or_else(|| form.get("client_id"))
         .unwrap_or("");
-    let throttle = Throttle::new(ctx.ephemeral, "client-auth", claimed, ctx.from, ctx.limits);
-    if ctx.recent_failures.any(&throttle.local_keys(), ctx.now) {
-        match throttle.judge_failures().await {
-            Ok(None) => {}
-            Ok(Some(refusal)) => {
-                tracing::debug!(reason = refusal.as_str(), "client authentication refused");
-                return Err(OAuthError::too_many_attempts(throttle.retry_after()));
+    // Built only when needed: with no failure remembered here (the steady state), a request
+    // hashes no keys and reads nothing.
+    let throttle = || Throttle::new(ctx.ephemeral, "client-auth", claimed, ctx.from, ctx.limits);
+    if ctx.recent_failures.anything(ctx.now) {
+        let throttle = throttle();
+        if ctx.recent_failures.any(&throttle.local_keys(), ctx.now) {
+            match throttle.judge_failures().await {
+                Ok(None) => {}
+                Ok(Some(refusal)) => {
+                    tracing::debug!(reason = refusal.as_str(), "client authentication refused");
+                    return Err(OAuthError::too_many_attempts(throttle.retry_after()));
+                }
+                Err(error) => return Err(OAuthError::from_backend(error)),
             }
-            Err(error) => return Err(OAuthError::from_backend(error)),
         }
     }
     let result = authenticate(ctx, form).await;
@@ -93,6 +98,7 @@ pub async fn authenticate_client(
         .as_ref()
         .is_err_and(|error| error.code == super::ErrorCode::InvalidClient)
     {
+        let throttle = throttle();
         let until = ctx.now + throttle.retry_after();
         ctx.recent_failures
             .note(&throttle.local_keys(), ctx.now, until);

@@ -161,6 +161,9 @@ impl<'a> Throttle<'a> {
 pub struct RecentFailures {
     failed: std::sync::Mutex<FailedUntil>,
     capacity: usize,
+    /// The latest `until` ever noted, in unix seconds: once past it nothing is remembered, and
+    /// the hot path answers without taking the lock.
+    latest_until: std::sync::atomic::AtomicI64,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +178,7 @@ impl RecentFailures {
         Self {
             failed: std::sync::Mutex::new(FailedUntil::default()),
             capacity,
+            latest_until: std::sync::atomic::AtomicI64::new(i64::MIN),
         }
     }
 
@@ -184,8 +188,16 @@ impl RecentFailures {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether anything failed here within its window (no lock: the common answer is no).
+    pub fn anything(&self, now: time::OffsetDateTime) -> bool {
+        now.unix_timestamp() <= self.latest_until.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether `keys` (or anything, after an overflow) failed here within the window.
     pub fn any(&self, keys: &[&str], now: time::OffsetDateTime) -> bool {
+        if !self.anything(now) {
+            return false;
+        }
         let failed = self.lock();
         failed.overflow_until.is_some_and(|until| now < until)
             || keys
@@ -196,6 +208,8 @@ impl RecentFailures {
     /// Remembers that `keys` failed, until `until`.
     pub fn note(&self, keys: &[&str], now: time::OffsetDateTime, until: time::OffsetDateTime) {
         let mut failed = self.lock();
+        self.latest_until
+            .fetch_max(until.unix_timestamp(), std::sync::atomic::Ordering::AcqRel);
         for key in keys {
             if failed.keys.len() >= self.capacity && !failed.keys.contains_key(*key) {
                 failed.keys.retain(|_, until| now < *until);
