@@ -41,7 +41,7 @@ impl ChangeStore for PgStore {
         .bind(&change.subject)
         .bind(change.at)
         .bind(change.expires_at);
-        bounded(self.timeout, query.fetch_one(&self.pool)).await
+        bounded(self.timeout, query.fetch_one(self.db())).await
     }
 
     async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {
@@ -51,7 +51,7 @@ impl ChangeStore for PgStore {
         )
         .bind(after)
         .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(Change::try_from).collect()
     }
 
@@ -68,12 +68,12 @@ impl ChangeStore for PgStore {
         .bind(kind.as_str())
         .bind(subject)
         .bind(now);
-        bounded(self.timeout, query.fetch_one(&self.pool)).await
+        bounded(self.timeout, query.fetch_one(self.db())).await
     }
 
     async fn last_change_seq(&self) -> Result<i64, StoreError> {
         let query = sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM changes");
-        bounded(self.timeout, query.fetch_one(&self.pool)).await
+        bounded(self.timeout, query.fetch_one(self.db())).await
     }
 
     async fn purge_changes(&self, cutoff: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
@@ -83,7 +83,7 @@ impl ChangeStore for PgStore {
         )
         .bind(cutoff)
         .bind(i64::from(limit));
-        Ok(bounded(self.timeout, query.execute(&self.pool))
+        Ok(bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected())
     }
