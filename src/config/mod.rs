@@ -4,6 +4,7 @@
 
 mod declared;
 mod error;
+mod redis_topology;
 mod server;
 mod sessions;
 mod testing;
@@ -20,6 +21,7 @@ pub use self::declared::{
     Declarations, DeclaredClient, DeclaredPassword, DeclaredUser, FixedSecret, PasswordHashString,
 };
 pub use self::error::ConfigError;
+pub use self::redis_topology::RedisTopology;
 pub use self::server::{ClientAddressHeader, ServerSettings};
 pub use self::sessions::{ClientAuthSettings, SessionSettings};
 pub use self::testing::{EPHEMERAL_DATABASE_URL, TestingSettings};

@@ -176,7 +176,7 @@ impl fmt::Debug for DatabaseUrl {
 
 /// `ephemeral.url`: `memory`, `redis://…` / `rediss://…`, or a Sentinel or Cluster list
 /// (`redis+sentinel://host:26379,…/service`, `redis+cluster://host:6379,…`; see
-/// [`Topology`](crate::ephemeral::Topology)). Its `Debug` hides any password.
+/// [`RedisTopology`](super::RedisTopology)). Its `Debug` hides any password.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum EphemeralUrl {
@@ -191,8 +191,8 @@ impl FromStr for EphemeralUrl {
         if s == "memory" {
             return Ok(Self::Memory);
         }
-        if crate::ephemeral::topology::is_list_form(s) {
-            crate::ephemeral::Topology::parse(s)?;
+        if super::redis_topology::is_list_form(s) {
+            super::RedisTopology::parse(s)?;
             return Ok(Self::Redis(s.to_owned()));
         }
         let url = Url::parse(s).map_err(|e| format!("not `memory` nor a valid URL: {e}"))?;
@@ -280,7 +280,7 @@ impl fmt::Debug for EncryptionKey {
 
 /// Replaces the password of a URL with `[redacted]`; a string that is no URL is hidden whole.
 fn redact_url(raw: &str) -> String {
-    if crate::ephemeral::topology::is_list_form(raw) {
+    if super::redis_topology::is_list_form(raw) {
         return redact_node_list(raw);
     }
     let Ok(mut url) = Url::parse(raw) else {

@@ -1,11 +1,10 @@
 //! Short-lived state: authorization codes, login sessions, rate-limit counters, revoked `jti`s,
 //! in-flight idempotency markers. In memory by default; in Redis when `ephemeral.url` is
-//! `redis://…` (or a Sentinel or Cluster list, see [`Topology`]), so that several instances
-//! behind a load balancer share it.
+//! `redis://…` (or a Sentinel or Cluster list, see [`crate::config::RedisTopology`]), so that
+//! several instances behind a load balancer share it.
 
 mod memory;
 mod redis;
-pub(crate) mod topology;
 
 use std::time::Duration;
 
@@ -13,7 +12,6 @@ use async_trait::async_trait;
 
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
-pub use self::topology::Topology;
 
 /// A failure of the ephemeral backend. Callers that need the store fail closed, never open:
 /// an outage ([`is_unavailable`](Self::is_unavailable)) is `503 temporarily_unavailable`, a

@@ -1,8 +1,9 @@
 //! The shared backend: Redis, so that several instances behind a load balancer see one state.
 //! Each operation is a single Redis command (or script), which is what makes `take` and
 //! `put_if_absent` atomic across instances. One Redis, Redis behind Sentinel, or a Redis
-//! Cluster ([`Topology`]): every command and script names exactly one key, so in a cluster each
-//! runs whole on the one node that owns its slot, and none can fail with `CROSSSLOT`.
+//! Cluster ([`crate::config::RedisTopology`]): every command and script names exactly one key,
+//! so in a cluster each runs whole on the one node that owns its slot, and none can fail with
+//! `CROSSSLOT`.
 
 use std::sync::{Arc, LazyLock, PoisonError};
 use std::time::Duration;
@@ -19,8 +20,8 @@ use ::redis::{
 };
 use async_trait::async_trait;
 
-use super::topology::Topology;
 use super::{EphemeralError, EphemeralStore};
+use crate::config::RedisTopology as Topology;
 
 /// A fixed window: the expiry is set by the increment that creates the counter and never moved
 /// by later ones. `INCR` and `PEXPIRE` must run as one step, or a crash between them would leave
@@ -74,10 +75,10 @@ enum Connection {
 }
 
 impl RedisStore {
-    /// A store for the Redis at `url` (any form [`Topology`] accepts) whose keys all start with
-    /// `key_prefix`; every call gives up after `timeout`. Does not connect, so it succeeds while
-    /// Redis is down; it fails only for a malformed URL, or outside a Tokio runtime (the
-    /// connections spawn tasks).
+    /// A store for the Redis at `url` (any form [`crate::config::RedisTopology`] accepts) whose
+    /// keys all start with `key_prefix`; every call gives up after `timeout`. Does not connect,
+    /// so it succeeds while Redis is down; it fails only for a malformed URL, or outside a Tokio
+    /// runtime (the connections spawn tasks).
     pub fn new(url: &str, key_prefix: String, timeout: Duration) -> Result<Self, EphemeralError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(EphemeralError::Backend(anyhow::anyhow!(

@@ -77,7 +77,7 @@ fn cluster_store() -> Option<Arc<dyn EphemeralStore>> {
 /// Runs `cmd` on a connection of the test's own to the same Redis, whatever the topology, to
 /// look at what the store wrote.
 async fn raw_query<T: ::redis::FromRedisValue>(url: &str, cmd: &::redis::Cmd) -> T {
-    use gatehouse::ephemeral::Topology;
+    use gatehouse::config::RedisTopology as Topology;
     match Topology::parse(url).unwrap() {
         Topology::Standalone(info) => {
             let client = ::redis::Client::open(info).unwrap();
@@ -254,6 +254,27 @@ mod redis {
     }
 }
 
+/// With nothing listening, each topology constructs (the service starts while Redis is down)
+/// and then fails as an outage within its timeout, never hanging and never a defect.
+#[tokio::test]
+async fn every_topology_constructs_unreachable_and_then_fails_ping_as_an_outage() {
+    for url in [
+        "redis+sentinel://:hunter2@127.0.0.1:1,127.0.0.1:2/gatehouse",
+        "redis+cluster://:hunter2@127.0.0.1:1,127.0.0.1:2",
+    ] {
+        let s = RedisStore::new(url, "test:".into(), Duration::from_millis(300)).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        let started = std::time::Instant::now();
+        let err = s.ping().await.unwrap_err();
+        assert!(err.is_unavailable(), "{url}: {err:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{url}: ping took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 /// Redis behind Sentinel: the store asks the Sentinel for the master.
 mod redis_sentinel {
     contract_suite!(super::sentinel_store);
@@ -293,8 +314,8 @@ mod redis_cluster {
             s.put(&format!("k{i}"), b"v", TTL).await.unwrap();
             s.increment(&format!("n{i}"), TTL).await.unwrap();
         }
-        let gatehouse::ephemeral::Topology::Cluster(nodes) =
-            gatehouse::ephemeral::Topology::parse(&url).unwrap()
+        let gatehouse::config::RedisTopology::Cluster(nodes) =
+            gatehouse::config::RedisTopology::parse(&url).unwrap()
         else {
             panic!("a cluster URL");
         };

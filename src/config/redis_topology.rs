@@ -1,4 +1,5 @@
-//! The three shapes of `ephemeral.url`: one Redis, Redis behind Sentinel, or a Redis Cluster.
+//! The three shapes of a Redis `ephemeral.url`: one Redis, Redis behind Sentinel, or a Redis
+//! Cluster, parsed here so that a bad list fails at load with the key's name.
 //!
 //! The `redis` crate parses single-node URLs only; a Sentinel or Cluster client takes a list of
 //! nodes. The list forms follow the `redis+sentinel://` convention of other Redis clients (the
@@ -19,7 +20,7 @@ use redis::{ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 
 /// Where the store's keys live.
 #[derive(Clone)]
-pub enum Topology {
+pub enum RedisTopology {
     Standalone(ConnectionInfo),
     Sentinel {
         sentinels: Vec<ConnectionInfo>,
@@ -33,7 +34,7 @@ pub enum Topology {
 const SENTINEL: &str = "redis+sentinel://";
 const CLUSTER: &str = "redis+cluster://";
 
-impl Topology {
+impl RedisTopology {
     /// Parses `ephemeral.url`. The error never repeats the URL: it may hold a password.
     pub fn parse(url: &str) -> Result<Self, String> {
         if let Some(rest) = strip_scheme(url, SENTINEL) {
@@ -78,7 +79,7 @@ impl Topology {
 }
 
 /// Whether `url` is one of the list forms; the scheme is case-insensitive (RFC 3986 §3.1).
-pub fn is_list_form(url: &str) -> bool {
+pub(super) fn is_list_form(url: &str) -> bool {
     strip_scheme(url, SENTINEL).is_some() || strip_scheme(url, CLUSTER).is_some()
 }
 
@@ -152,7 +153,8 @@ mod tests {
 
     #[test]
     fn a_plain_url_is_one_server() {
-        let Ok(Topology::Standalone(info)) = Topology::parse("redis://:pw@cache:6380/2") else {
+        let Ok(RedisTopology::Standalone(info)) = RedisTopology::parse("redis://:pw@cache:6380/2")
+        else {
             panic!("standalone");
         };
         assert_eq!(info.addr(), &ConnectionAddr::Tcp("cache".into(), 6380));
@@ -162,8 +164,9 @@ mod tests {
 
     #[test]
     fn sentinels_default_to_port_26379_and_the_credentials_are_the_masters() {
-        let parsed = Topology::parse("redis+sentinel://app:p%40ss@s1,s2:26380,[::1]/mymaster/3");
-        let Ok(Topology::Sentinel {
+        let parsed =
+            RedisTopology::parse("redis+sentinel://app:p%40ss@s1,s2:26380,[::1]/mymaster/3");
+        let Ok(RedisTopology::Sentinel {
             sentinels,
             service,
             master,
@@ -185,8 +188,8 @@ mod tests {
 
     #[test]
     fn cluster_nodes_default_to_port_6379_and_share_the_credentials() {
-        let Ok(Topology::Cluster(nodes)) =
-            Topology::parse("REDIS+CLUSTER://:secret@n1:7000,n2:7001,n3")
+        let Ok(RedisTopology::Cluster(nodes)) =
+            RedisTopology::parse("REDIS+CLUSTER://:secret@n1:7000,n2:7001,n3")
         else {
             panic!("cluster");
         };
@@ -209,7 +212,7 @@ mod tests {
             ("redis+cluster://:hunter2@n1?tls=1", "query"),
             ("redis+cluster://:hunter2@n1:99999", "Redis URL"),
         ] {
-            let err = Topology::parse(url)
+            let err = RedisTopology::parse(url)
                 .err()
                 .unwrap_or_else(|| panic!("{url} parsed"));
             assert!(err.contains(why), "{url}: {err}");
