@@ -4,6 +4,7 @@
 
 mod declared;
 mod error;
+mod redis_topology;
 mod server;
 mod sessions;
 mod testing;
@@ -20,6 +21,7 @@ pub use self::declared::{
     Declarations, DeclaredClient, DeclaredPassword, DeclaredUser, FixedSecret, PasswordHashString,
 };
 pub use self::error::ConfigError;
+pub use self::redis_topology::RedisTopology;
 pub use self::server::{ClientAddressHeader, ServerSettings};
 pub use self::sessions::{ClientAuthSettings, SessionSettings};
 pub use self::testing::{EPHEMERAL_DATABASE_URL, TestingSettings};
@@ -91,6 +93,12 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Upper bound for acquiring a connection and for every query.
     pub timeout_ms: u64,
+    /// What sits between Gatehouse and PostgreSQL at `url`.
+    pub pooler: Pooler,
+    /// PostgreSQL itself, not the pooler, for migrations only: they hold a session-level lock
+    /// that a transaction pooler cannot keep. Needed with `pooler = "transaction"` when
+    /// migrations run (`migrate_on_start`, `gatehouse migrate`).
+    pub direct_url: Option<DatabaseUrl>,
 }
 
 impl Default for DatabaseSettings {
@@ -100,8 +108,25 @@ impl Default for DatabaseSettings {
             migrate_on_start: true,
             max_connections: 10,
             timeout_ms: 5_000,
+            pooler: Pooler::None,
+            direct_url: None,
         }
     }
+}
+
+/// `database.pooler`: whether consecutive transactions of one client connection may run on
+/// different server connections.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooler {
+    /// PostgreSQL itself, or a pooler in session mode: a connection keeps its session, so
+    /// statements are prepared once per connection and cached.
+    #[default]
+    None,
+    /// A pooler in transaction mode (PgBouncer `pool_mode = transaction`, and the like): every
+    /// statement runs inside a transaction, as an unnamed statement, and nothing is set for the
+    /// session (no startup `options`, `statement_timeout` by `SET LOCAL`).
+    Transaction,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -391,6 +416,40 @@ mod tests {
         ))
         .extract();
         assert!(bad.is_err());
+    }
+
+    #[test]
+    fn a_transaction_pooler_is_postgres_only_and_needs_a_direct_url_to_migrate() {
+        let pooled: Settings = Figment::from(Toml::string(
+            "[database]\nurl = \"postgres://app@pgbouncer:6432/gh\"\npooler = \"transaction\"\n\
+             direct_url = \"postgres://app@db:5432/gh\"\n",
+        ))
+        .extract()
+        .unwrap();
+        assert_eq!(pooled.database.pooler, Pooler::Transaction);
+        assert!(pooled.validate().is_ok());
+
+        let mut no_direct = pooled.clone();
+        no_direct.database.direct_url = None;
+        assert_eq!(no_direct.validate().unwrap_err().key, "database.direct_url");
+        no_direct.database.migrate_on_start = false;
+        assert!(
+            no_direct.validate().is_ok(),
+            "migrated by `gatehouse migrate`"
+        );
+
+        let mut sqlite = Settings::default();
+        sqlite.database.pooler = Pooler::Transaction;
+        sqlite.database.migrate_on_start = false;
+        assert_eq!(sqlite.validate().unwrap_err().key, "database.pooler");
+
+        let mut direct_sqlite = pooled;
+        direct_sqlite.database.direct_url = Some(DatabaseUrl::Sqlite("sqlite://x.db".into()));
+        assert_eq!(
+            direct_sqlite.validate().unwrap_err().key,
+            "database.direct_url"
+        );
+        assert_eq!(Settings::default().database.pooler, Pooler::None);
     }
 
     #[test]

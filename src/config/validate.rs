@@ -236,6 +236,7 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        self.validate_pooler()?;
         if let Some(scope) = self
             .discovery
             .public_scopes
@@ -249,6 +250,38 @@ impl Settings {
                     scope.as_str()
                 ),
             ));
+        }
+        Ok(())
+    }
+
+    /// A transaction pooler is PostgreSQL's, and migrations need the server itself.
+    fn validate_pooler(&self) -> Result<(), ConfigError> {
+        use super::{DatabaseUrl, Pooler};
+        let db = &self.database;
+        if let Some(direct) = &db.direct_url
+            && !matches!(direct, DatabaseUrl::Postgres(_))
+        {
+            return Err(ConfigError::new(
+                "database.direct_url",
+                "must be a postgres:// URL: it is PostgreSQL itself, behind no pooler",
+            ));
+        }
+        if db.pooler == Pooler::Transaction {
+            if !matches!(db.url, DatabaseUrl::Postgres(_)) {
+                return Err(ConfigError::new(
+                    "database.pooler",
+                    "applies to PostgreSQL only: database.url is not a postgres:// URL",
+                ));
+            }
+            if db.migrate_on_start && db.direct_url.is_none() {
+                return Err(ConfigError::new(
+                    "database.direct_url",
+                    "is needed with database.pooler = \"transaction\" and migrate_on_start: \
+                     migrations hold a session-level lock a transaction pooler cannot keep; \
+                     set it to PostgreSQL itself, or set migrate_on_start = false and run \
+                     `gatehouse migrate` against PostgreSQL directly",
+                ));
+            }
         }
         Ok(())
     }

@@ -174,7 +174,9 @@ impl fmt::Debug for DatabaseUrl {
     }
 }
 
-/// `ephemeral.url`: `memory` or `redis://…` / `rediss://…`. Its `Debug` hides any password.
+/// `ephemeral.url`: `memory`, `redis://…` / `rediss://…`, or a Sentinel or Cluster list
+/// (`redis+sentinel://host:26379,…/service`, `redis+cluster://host:6379,…`; see
+/// [`RedisTopology`](super::RedisTopology)). Its `Debug` hides any password.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum EphemeralUrl {
@@ -189,6 +191,10 @@ impl FromStr for EphemeralUrl {
         if s == "memory" {
             return Ok(Self::Memory);
         }
+        if super::redis_topology::is_list_form(s) {
+            super::RedisTopology::parse(s)?;
+            return Ok(Self::Redis(s.to_owned()));
+        }
         let url = Url::parse(s).map_err(|e| format!("not `memory` nor a valid URL: {e}"))?;
         match url.scheme() {
             "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => {
@@ -196,7 +202,8 @@ impl FromStr for EphemeralUrl {
             }
             "redis" | "rediss" => Err("names no Redis host".into()),
             other => Err(format!(
-                "scheme `{other}` is not supported (use `memory` or redis://)"
+                "scheme `{other}` is not supported (use `memory`, redis://, \
+                 redis+sentinel:// or redis+cluster://)"
             )),
         }
     }
@@ -273,6 +280,9 @@ impl fmt::Debug for EncryptionKey {
 
 /// Replaces the password of a URL with `[redacted]`; a string that is no URL is hidden whole.
 fn redact_url(raw: &str) -> String {
+    if super::redis_topology::is_list_form(raw) {
+        return redact_node_list(raw);
+    }
     let Ok(mut url) = Url::parse(raw) else {
         return "[redacted]".to_owned();
     };
@@ -283,6 +293,22 @@ fn redact_url(raw: &str) -> String {
         url.set_query(Some("[redacted]"));
     }
     url.to_string()
+}
+
+/// A Sentinel or Cluster list is no URL the `url` crate parses (several hosts in one
+/// authority): the password is cut out of the credentials by hand.
+fn redact_node_list(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return "[redacted]".to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:[redacted]@{}", &rest[at + 1..])
+        }
+        None => raw.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -333,6 +359,15 @@ mod tests {
         assert!(!format!("{db:?}").contains("hunter2"));
         let redis: EphemeralUrl = "redis://:hunter2@cache:6379/0".parse().unwrap();
         assert!(!format!("{redis:?}").contains("hunter2"));
+        let sentinel: EphemeralUrl = "redis+sentinel://app:hunter2@s1,s2:26380/mymaster/1"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            format!("{sentinel:?}"),
+            "redis+sentinel://app:[redacted]@s1,s2:26380/mymaster/1"
+        );
+        let cluster: EphemeralUrl = "redis+cluster://n1:7000,n2:7001".parse().unwrap();
+        assert_eq!(format!("{cluster:?}"), "redis+cluster://n1:7000,n2:7001");
     }
 
     #[test]

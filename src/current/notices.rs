@@ -11,7 +11,7 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use futures_util::StreamExt;
 use tokio::sync::{Notify, watch};
 
-use crate::config::{EphemeralSettings, EphemeralUrl};
+use crate::config::{EphemeralSettings, EphemeralUrl, RedisTopology};
 use crate::ephemeral::EphemeralError;
 
 /// How this instance tells the others, and hears them.
@@ -49,7 +49,26 @@ impl ChangeNotices {
             return Ok(Self::without(None));
         };
         let backend = |error: ::redis::RedisError| EphemeralError::Backend(error.into());
-        let client = ::redis::Client::open(url.as_str()).map_err(backend)?;
+        let topology = RedisTopology::parse(url)
+            .map_err(|why| EphemeralError::Backend(anyhow::anyhow!(why)))?;
+        let node = match topology {
+            RedisTopology::Standalone(node) => node,
+            // PUBLISH in a cluster reaches every node's subscribers: one node carries both.
+            RedisTopology::Cluster(nodes) => match nodes.into_iter().next() {
+                Some(node) => node,
+                None => return Ok(Self::without(None)),
+            },
+            // The master moves at a failover and a subscription does not follow it: the poll
+            // alone carries changes there.
+            RedisTopology::Sentinel { .. } => {
+                tracing::info!(
+                    "change notices are off with Redis Sentinel; changes reach the other \
+                     instances through the feed's poll (cache.poll_interval_ms)"
+                );
+                return Ok(Self::without(None));
+            }
+        };
+        let client = ::redis::Client::open(node).map_err(backend)?;
         let timeout = Duration::from_millis(settings.timeout_ms);
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))

@@ -1,6 +1,7 @@
 //! Short-lived state: authorization codes, login sessions, rate-limit counters, revoked `jti`s,
 //! in-flight idempotency markers. In memory by default; in Redis when `ephemeral.url` is
-//! `redis://…`, so that several instances behind a load balancer share it.
+//! `redis://…` (or a Sentinel or Cluster list, see [`crate::config::RedisTopology`]), so that
+//! several instances behind a load balancer share it.
 
 mod memory;
 mod redis;

@@ -1,19 +1,31 @@
 //! The shared backend: Redis, so that several instances behind a load balancer see one state.
 //! Each operation is a single Redis command (or script), which is what makes `take` and
-//! `put_if_absent` atomic across instances.
+//! `put_if_absent` atomic across instances. One Redis, Redis behind Sentinel, or a Redis
+//! Cluster ([`crate::config::RedisTopology`]): every command and script names exactly one key,
+//! so in a cluster each runs whole on the one node that owns its slot, and none can fail with
+//! `CROSSSLOT`.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, PoisonError};
 use std::time::Duration;
 
-use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Client, Cmd, FromRedisValue, RedisError, Script, Value};
+use ::redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use ::redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use ::redis::cluster_async::ClusterConnection;
+use ::redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use ::redis::{
+    AsyncConnectionConfig, Client, Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture,
+    RedisResult, Script, Value,
+};
 use async_trait::async_trait;
 
 use super::{EphemeralError, EphemeralStore};
+use crate::config::RedisTopology as Topology;
 
 /// A fixed window: the expiry is set by the increment that creates the counter and never moved
 /// by later ones. `INCR` and `PEXPIRE` must run as one step, or a crash between them would leave
-/// a counter that never expires.
+/// a counter that never expires. One key, so one slot in a cluster.
 static INCREMENT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -27,7 +39,7 @@ return count
 });
 
 /// Takes one back from a live positive counter; `DECR` alone would create a counter with no
-/// expiry on a key that expired meanwhile.
+/// expiry on a key that expired meanwhile. One key, so one slot in a cluster.
 static DECREMENT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -45,32 +57,91 @@ return 0
 /// call fails (callers fail closed).
 #[derive(Clone)]
 pub struct RedisStore {
-    connection: ConnectionManager,
+    connection: Connection,
+    topology: &'static str,
     key_prefix: String,
     timeout: Duration,
 }
 
+/// One handle whatever the topology; each is a cheap clone onto shared connections.
+#[derive(Clone)]
+enum Connection {
+    /// Reconnects to the same address after each failure.
+    Standalone(ConnectionManager),
+    /// Asks the Sentinels for the master again after each failure, so a failover is followed.
+    Sentinel(Arc<SentinelMaster>),
+    /// Learns the slot map from the nodes, follows `MOVED`/`ASK`, reconnects to nodes.
+    Cluster(ClusterConnection),
+}
+
 impl RedisStore {
-    /// A store for the Redis at `url` whose keys all start with `key_prefix`; every call gives up
-    /// after `timeout`. Does not connect, so it succeeds while Redis is down; it fails only for a
-    /// malformed URL, or outside a Tokio runtime (the connection manager spawns a task).
+    /// A store for the Redis at `url` (any form [`crate::config::RedisTopology`] accepts) whose
+    /// keys all start with `key_prefix`; every call gives up after `timeout`. Does not connect,
+    /// so it succeeds while Redis is down; it fails only for a malformed URL, or outside a Tokio
+    /// runtime (the connections spawn tasks).
     pub fn new(url: &str, key_prefix: String, timeout: Duration) -> Result<Self, EphemeralError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(EphemeralError::Backend(anyhow::anyhow!(
                 "the Redis ephemeral store must be created inside a Tokio runtime"
             )));
         }
-        let client = Client::open(url).map_err(backend)?;
-        // One quick retry inside the manager; the outer timeout bounds the whole call anyway,
-        // and the manager starts a fresh connection attempt after each I/O failure.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1);
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?;
+        let topology = Topology::parse(url)
+            .map_err(|why| EphemeralError::Backend(anyhow::anyhow!("ephemeral.url {why}")))?;
+        let kind = topology.kind();
+        let connection = match topology {
+            Topology::Standalone(info) => {
+                let client = Client::open(info).map_err(backend)?;
+                // One quick retry inside the manager; the outer timeout bounds the whole call
+                // anyway, and the manager starts a fresh connection attempt after each I/O
+                // failure.
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1);
+                Connection::Standalone(
+                    ConnectionManager::new_lazy_with_config(client, config).map_err(backend)?,
+                )
+            }
+            Topology::Sentinel {
+                sentinels,
+                service,
+                master,
+            } => {
+                let db = master.db();
+                let node = SentinelNodeConnectionInfo::default().set_redis_connection_info(master);
+                let sentinel = SentinelClient::build(
+                    sentinels,
+                    service,
+                    Some(node),
+                    SentinelServerType::Master,
+                )
+                .map_err(backend)?;
+                Connection::Sentinel(Arc::new(SentinelMaster {
+                    db,
+                    sentinel: tokio::sync::Mutex::new(sentinel),
+                    current: std::sync::Mutex::new(None),
+                    config: AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(Some(timeout)),
+                }))
+            }
+            Topology::Cluster(nodes) => {
+                let client = ClusterClientBuilder::new(nodes)
+                    .connection_timeout(timeout)
+                    .response_timeout(timeout)
+                    .build()
+                    .map_err(backend)?;
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout);
+                // Pending: the nodes are reached in the background, and the first commands
+                // wait for them (under the store's timeout).
+                Connection::Cluster(client.get_pending_async_connection_with_config(config))
+            }
+        };
         Ok(Self {
             connection,
+            topology: kind,
             key_prefix,
             timeout,
         })
@@ -80,8 +151,8 @@ impl RedisStore {
         format!("{}{key}", self.key_prefix)
     }
 
-    /// Runs `cmd` under the store's timeout. The manager is a cheap handle onto one shared
-    /// multiplexed connection, so cloning it per call does not open connections.
+    /// Runs `cmd` under the store's timeout. The handle is a cheap clone onto shared
+    /// multiplexed connections, so cloning it per call does not open connections.
     async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, EphemeralError> {
         let mut connection = self.connection.clone();
         self.bounded(async move { cmd.query_async(&mut connection).await })
@@ -97,6 +168,91 @@ impl RedisStore {
             Ok(Err(e)) if e.is_timeout() => Err(EphemeralError::Timeout(self.timeout)),
             Ok(Err(e)) => Err(backend(e)),
             Err(_elapsed) => Err(EphemeralError::Timeout(self.timeout)),
+        }
+    }
+}
+
+/// The master a Sentinel names, connected on first use and asked for again after a failure:
+/// after a failover the old master refuses writes (`READONLY`) or is gone, and the next call
+/// connects to whichever node the Sentinels promoted.
+struct SentinelMaster {
+    db: i64,
+    /// Held only while asking the Sentinels and connecting, so concurrent calls connect once.
+    sentinel: tokio::sync::Mutex<SentinelClient>,
+    current: std::sync::Mutex<Option<MultiplexedConnection>>,
+    config: AsyncConnectionConfig,
+}
+
+impl SentinelMaster {
+    fn current(&self) -> Option<MultiplexedConnection> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    async fn connection(&self) -> RedisResult<MultiplexedConnection> {
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        let mut sentinel = self.sentinel.lock().await;
+        if let Some(connection) = self.current() {
+            return Ok(connection);
+        }
+        let master = sentinel.async_get_client().await?;
+        let connection = master
+            .get_multiplexed_async_connection_with_config(&self.config)
+            .await?;
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// After `result`, drops the connection if it showed the master is gone or demoted.
+    fn check<T>(&self, result: RedisResult<T>) -> RedisResult<T> {
+        if result.as_ref().is_err_and(is_outage) {
+            *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+        result
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Standalone(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+            Self::Sentinel(master) => Box::pin(async move {
+                let mut connection = master.connection().await?;
+                master.check(connection.req_packed_command(cmd).await)
+            }),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Standalone(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(master) => Box::pin(async move {
+                let mut connection = master.connection().await?;
+                master.check(
+                    connection
+                        .req_packed_commands(pipeline, offset, count)
+                        .await,
+                )
+            }),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Standalone(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+            Self::Sentinel(master) => master.db,
         }
     }
 }
@@ -142,6 +298,7 @@ impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisStore")
             .field("backend", &"redis")
+            .field("topology", &self.topology)
             .field("key_prefix", &self.key_prefix)
             .finish_non_exhaustive()
     }

@@ -75,9 +75,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Database>, S
         DatabaseUrl::Sqlite(url) => {
             Arc::new(SqliteStore::connect(url, settings.max_connections, timeout).await?)
         }
-        DatabaseUrl::Postgres(url) => {
-            Arc::new(PgStore::connect(url, settings.max_connections, timeout).await?)
-        }
+        DatabaseUrl::Postgres(url) => Arc::new(PgStore::connect(url, settings).await?),
     };
     if settings.migrate_on_start {
         let applied = db.migrate().await?;

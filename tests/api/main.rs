@@ -49,6 +49,7 @@ mod outages;
 mod password_upgrade;
 mod public_url;
 mod revoke;
+mod scale_out;
 mod testing_tokens;
 mod token;
 mod token_authorization_code;

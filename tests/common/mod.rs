@@ -1,6 +1,7 @@
 //! Backends for the test binaries. SQLite and memory always run; PostgreSQL and Redis run when
-//! `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set, and under `CI=true` their absence fails the
-//! run instead of skipping it.
+//! `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set (Sentinel, Cluster and the pooler when
+//! `TEST_REDIS_SENTINEL_URL`, `TEST_REDIS_CLUSTER_URL`, `TEST_DATABASE_POOLER_URL` are), and
+//! under `CI=true` their absence fails the run instead of skipping it.
 #![allow(dead_code)]
 
 use std::sync::Once;
@@ -14,6 +15,23 @@ pub fn postgres_url() -> Option<String> {
 /// The Redis server to test against, or `None` to skip.
 pub fn redis_url() -> Option<String> {
     service_url("TEST_REDIS_URL", "Redis")
+}
+
+/// Redis behind Sentinel (`redis+sentinel://HOST:PORT/SERVICE`), or `None` to skip;
+/// `.ci/scale-out-services` starts one.
+pub fn redis_sentinel_url() -> Option<String> {
+    service_url("TEST_REDIS_SENTINEL_URL", "Redis Sentinel")
+}
+
+/// A Redis Cluster (`redis+cluster://HOST:PORT,…`), or `None` to skip.
+pub fn redis_cluster_url() -> Option<String> {
+    service_url("TEST_REDIS_CLUSTER_URL", "Redis Cluster")
+}
+
+/// A PostgreSQL transaction-mode pooler in front of `TEST_DATABASE_URL`'s server (a URL like
+/// it, with the pooler's port), or `None` to skip.
+pub fn postgres_pooler_url() -> Option<String> {
+    service_url("TEST_DATABASE_POOLER_URL", "PostgreSQL pooler")
 }
 
 fn service_url(variable: &str, service: &str) -> Option<String> {
@@ -46,5 +64,13 @@ pub async fn fresh_postgres_database(server_url: &str) -> String {
         .expect("create a test database");
     let mut url = url::Url::parse(server_url).expect("TEST_DATABASE_URL is a URL");
     url.set_path(&name);
+    url.to_string()
+}
+
+/// `database_url`'s database, reached through the server at `via` (a pooler in front of it).
+pub fn same_database_via(database_url: &str, via: &str) -> String {
+    let database = url::Url::parse(database_url).expect("a database URL");
+    let mut url = url::Url::parse(via).expect("TEST_DATABASE_POOLER_URL is a URL");
+    url.set_path(database.path());
     url.to_string()
 }

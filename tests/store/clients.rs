@@ -73,6 +73,43 @@ mod postgres {
     every_case!("postgres");
 }
 
+/// The same through a transaction-mode pooler (`database.pooler = "transaction"`).
+mod postgres_pooler {
+    every_case!("postgres_pooler");
+}
+
+/// Behind the pooler, the store's ten connections share the pooler's two server connections
+/// per database (`.ci/scale-out-services`): concurrent reads, each with its own parameters,
+/// still each get their own answer. With cached named statements (`database.pooler = "none"`)
+/// the bind of one would land where another client's statement lives, or none does.
+#[tokio::test]
+async fn through_a_transaction_pooler_concurrent_calls_each_get_their_own_answer() {
+    let Some((db, _dir)) = fresh_database("postgres_pooler").await else {
+        return;
+    };
+    let ids: Vec<String> = (0..16).map(|n| format!("client-{n}")).collect();
+    for (n, client_id) in (0u8..).zip(&ids) {
+        db.insert_client(&client(client_id), Some(&secret(n, 0)))
+            .await
+            .unwrap();
+    }
+    let calls: Vec<_> = (0..8)
+        .flat_map(|_| ids.iter().cloned())
+        .map(|client_id| {
+            let db = Arc::clone(&db);
+            tokio::spawn(async move {
+                let found = db.find_client(&id(&client_id)).await.unwrap();
+                assert_eq!(found.id.as_str(), client_id);
+                let secrets = db.live_client_secrets(&id(&client_id), t(1)).await.unwrap();
+                assert_eq!(secrets.len(), 1);
+            })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap();
+    }
+}
+
 async fn a_client_reads_back_as_stored(db: Arc<dyn Database>) {
     let stored = Client {
         jwks: None,

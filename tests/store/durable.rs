@@ -2,26 +2,41 @@
 
 use std::sync::Arc;
 
-use gatehouse::config::{DatabaseSettings, DatabaseUrl};
+use gatehouse::config::{DatabaseSettings, DatabaseUrl, Pooler};
 use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::store::{self, Database, KeyState, NewAuditEvent, SigningKeyRecord, StoreError};
 use time::OffsetDateTime;
 
-/// A migrated, empty database of `kind` ("sqlite" or "postgres"), or `None` to skip.
+/// A migrated, empty database of `kind`, or `None` to skip: "sqlite", "postgres", or
+/// "postgres_pooler" (PostgreSQL reached through a transaction-mode pooler, migrated directly).
 pub async fn fresh_database(kind: &str) -> Option<(Arc<dyn Database>, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
-    let url = match kind {
-        "sqlite" => DatabaseUrl::Sqlite(format!(
-            "sqlite://{}",
-            dir.path().join("gatehouse.db").display()
-        )),
-        _ => DatabaseUrl::Postgres(
-            crate::common::fresh_postgres_database(&crate::common::postgres_url()?).await,
-        ),
-    };
-    let settings = DatabaseSettings {
-        url,
-        ..DatabaseSettings::default()
+    let settings = match kind {
+        "sqlite" => DatabaseSettings {
+            url: DatabaseUrl::Sqlite(format!(
+                "sqlite://{}",
+                dir.path().join("gatehouse.db").display()
+            )),
+            ..DatabaseSettings::default()
+        },
+        "postgres" => DatabaseSettings {
+            url: DatabaseUrl::Postgres(
+                crate::common::fresh_postgres_database(&crate::common::postgres_url()?).await,
+            ),
+            ..DatabaseSettings::default()
+        },
+        "postgres_pooler" => {
+            let pooler = crate::common::postgres_pooler_url()?;
+            let direct =
+                crate::common::fresh_postgres_database(&crate::common::postgres_url()?).await;
+            DatabaseSettings {
+                url: DatabaseUrl::Postgres(crate::common::same_database_via(&direct, &pooler)),
+                pooler: Pooler::Transaction,
+                direct_url: Some(DatabaseUrl::Postgres(direct)),
+                ..DatabaseSettings::default()
+            }
+        }
+        other => panic!("no database kind {other}"),
     };
     Some((store::connect(&settings).await.unwrap(), dir))
 }
@@ -80,6 +95,11 @@ mod sqlite {
 
 mod postgres {
     every_case!("postgres");
+}
+
+/// The same through a transaction-mode pooler (`database.pooler = "transaction"`).
+mod postgres_pooler {
+    every_case!("postgres_pooler");
 }
 
 pub async fn migrations_are_applied_once(db: Arc<dyn Database>) {

@@ -93,6 +93,11 @@ mod postgres {
     every_case!("postgres");
 }
 
+/// The same through a transaction-mode pooler (`database.pooler = "transaction"`).
+mod postgres_pooler {
+    every_case!("postgres_pooler");
+}
+
 async fn a_record_is_committed_with_the_client_or_user_it_protects(db: Arc<dyn Database>) {
     let for_client = record("admin", "k1", 0, 100);
     db.insert_client_idempotently(&client("made-once"), None, Some(&for_client))

@@ -67,6 +67,11 @@ mod postgres {
     every_case!("postgres");
 }
 
+/// The same through a transaction-mode pooler (`database.pooler = "transaction"`).
+mod postgres_pooler {
+    every_case!("postgres_pooler");
+}
+
 async fn a_new_ring_has_one_active_key_per_configured_algorithm(
     db: Arc<dyn Database>,
     dir: tempfile::TempDir,

@@ -97,6 +97,11 @@ mod postgres {
     every_case!("postgres");
 }
 
+/// The same through a transaction-mode pooler (`database.pooler = "transaction"`).
+mod postgres_pooler {
+    every_case!("postgres_pooler");
+}
+
 async fn a_user_reads_back_as_stored_by_id_and_by_username(db: Arc<dyn Database>) {
     let stored = user("ann");
     db.insert_user(&stored).await.unwrap();

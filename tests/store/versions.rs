@@ -64,6 +64,11 @@ mod postgres {
     every_case!("postgres");
 }
 
+/// The same through a transaction-mode pooler (`database.pooler = "transaction"`).
+mod postgres_pooler {
+    every_case!("postgres_pooler");
+}
+
 async fn a_client_update_at_the_current_version_bumps_it(db: Arc<dyn Database>) {
     let stored = client("billing", 0);
     db.insert_client(&stored, None).await.unwrap();

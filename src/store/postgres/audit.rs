@@ -56,7 +56,7 @@ impl AuditStore for PgStore {
         .bind(&event.target_id)
         .bind(&event.request_id)
         .bind(Json(&event.details));
-        bounded(self.timeout, query.execute(&self.pool)).await?;
+        bounded(self.timeout, query.execute(self.db())).await?;
         Ok(AuditEvent {
             id,
             occurred_at: now,
@@ -69,7 +69,7 @@ impl AuditStore for PgStore {
             "SELECT * FROM audit_events ORDER BY occurred_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
     }
 }

@@ -41,7 +41,7 @@ impl ChangeStore for PgStore {
         .bind(&change.subject)
         .bind(change.at)
         .bind(change.expires_at);
-        let recorded = bounded(self.timeout, query.fetch_one(&self.pool)).await;
+        let recorded = bounded(self.timeout, query.fetch_one(self.db())).await;
         // Also when the answer timed out: the row may have been written. A needless ring
         // costs one read of the feed.
         self.bell.ring();
@@ -59,7 +59,7 @@ impl ChangeStore for PgStore {
         )
         .bind(after)
         .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(Change::try_from).collect()
     }
 
@@ -76,12 +76,12 @@ impl ChangeStore for PgStore {
         .bind(kind.as_str())
         .bind(subject)
         .bind(now);
-        bounded(self.timeout, query.fetch_one(&self.pool)).await
+        bounded(self.timeout, query.fetch_one(self.db())).await
     }
 
     async fn last_change_seq(&self) -> Result<i64, StoreError> {
         let query = sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(seq), 0) FROM changes");
-        bounded(self.timeout, query.fetch_one(&self.pool)).await
+        bounded(self.timeout, query.fetch_one(self.db())).await
     }
 
     async fn purge_changes(&self, cutoff: OffsetDateTime, limit: u32) -> Result<u64, StoreError> {
@@ -91,7 +91,7 @@ impl ChangeStore for PgStore {
         )
         .bind(cutoff)
         .bind(i64::from(limit));
-        Ok(bounded(self.timeout, query.execute(&self.pool))
+        Ok(bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected())
     }

@@ -109,7 +109,7 @@ impl ClientStore for PgStore {
             .transpose()
             .map_err(|_| StoreError::corrupt("access token lifetime out of range"))?;
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // First, so the loser of a race on one key waits for the winner and then stops.
             if let Some(record) = idempotency {
                 insert_record(&mut tx, record).await?;
@@ -138,7 +138,7 @@ impl ClientStore for PgStore {
             .bind(client.version)
             .bind(client.created_at)
             .bind(client.updated_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             if let Some(secret) = secret {
                 sqlx::query(INSERT_SECRET)
@@ -147,7 +147,7 @@ impl ClientStore for PgStore {
                     .bind(&secret.digest[..])
                     .bind(secret.created_at)
                     .bind(secret.expires_at)
-                    .execute(&mut *tx)
+                    .execute(&mut tx)
                     .await?;
             }
             tx.commit().await?;
@@ -159,14 +159,14 @@ impl ClientStore for PgStore {
     async fn find_client(&self, id: &ClientId) -> Result<Client, StoreError> {
         let query =
             sqlx::query_as::<_, ClientRow>("SELECT * FROM clients WHERE id = $1").bind(id.as_str());
-        bounded(self.timeout, query.fetch_one(&self.pool))
+        bounded(self.timeout, query.fetch_one(self.db()))
             .await?
             .try_into()
     }
 
     async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
         let query = sqlx::query_as::<_, ClientRow>("SELECT * FROM clients ORDER BY created_at, id");
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(Client::try_from).collect()
     }
 
@@ -187,7 +187,7 @@ impl ClientStore for PgStore {
             ),
         }
         .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(Client::try_from).collect()
     }
 
@@ -226,7 +226,7 @@ impl ClientStore for PgStore {
         .bind(client.updated_at)
         .bind(client.id.as_str())
         .bind(expected_version);
-        let affected = bounded(self.timeout, query.execute(&self.pool))
+        let affected = bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected();
         self.changed_or_why("clients", client.id.as_str(), affected)
@@ -243,7 +243,7 @@ impl ClientStore for PgStore {
         )
         .bind(id.as_str())
         .bind(expected_version);
-        let affected = bounded(self.timeout, query.execute(&self.pool))
+        let affected = bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected();
         self.changed_or_why("clients", id.as_str(), affected).await
@@ -260,7 +260,7 @@ impl ClientStore for PgStore {
         )
         .bind(id.as_str())
         .bind(now);
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(ClientSecretRecord::try_from).collect()
     }
 
@@ -272,14 +272,14 @@ impl ClientStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // Locks the client row: concurrent rotations of one client run one after the other.
             let exists = sqlx::query(
                 "UPDATE clients SET updated_at = $1, version = version + 1 WHERE id = $2",
             )
             .bind(now)
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             if exists == 0 {
@@ -288,7 +288,7 @@ impl ClientStore for PgStore {
             sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND expires_at <= $2")
                 .bind(id.as_str())
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             sqlx::query(
                 "UPDATE client_secrets SET expires_at = $1 \
@@ -296,7 +296,7 @@ impl ClientStore for PgStore {
             )
             .bind(old_expires_at)
             .bind(id.as_str())
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             sqlx::query(INSERT_SECRET)
                 .bind(new.id)
@@ -304,7 +304,7 @@ impl ClientStore for PgStore {
                 .bind(&new.digest[..])
                 .bind(new.created_at)
                 .bind(new.expires_at)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             tx.commit().await
         })

@@ -89,7 +89,7 @@ impl GrantStore for PgStore {
         let query = sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
             .bind(user_id)
             .bind(client_id.as_str());
-        bounded(self.timeout, query.fetch_optional(&self.pool))
+        bounded(self.timeout, query.fetch_optional(self.db()))
             .await?
             .map(Grant::try_from)
             .transpose()
@@ -97,7 +97,7 @@ impl GrantStore for PgStore {
 
     async fn find_grant(&self, id: Uuid) -> Result<Grant, StoreError> {
         let query = sqlx::query_as::<_, GrantRow>("SELECT * FROM grants WHERE id = $1").bind(id);
-        bounded(self.timeout, query.fetch_one(&self.pool))
+        bounded(self.timeout, query.fetch_one(self.db()))
             .await?
             .try_into()
     }
@@ -110,14 +110,14 @@ impl GrantStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Grant, StoreError> {
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             let live = sqlx::query_as::<_, GrantRow>(
                 "SELECT * FROM grants WHERE user_id = $1 AND client_id = $2 \
                  AND revoked_at IS NULL FOR UPDATE",
             )
             .bind(user_id)
             .bind(client_id.as_str())
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             let grant = match live {
                 Some(row) => {
@@ -129,7 +129,7 @@ impl GrantStore for PgStore {
                     .bind(Json(&merged))
                     .bind(now)
                     .bind(row.id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut tx)
                     .await?
                 }
                 None => sqlx::query_as::<_, GrantRow>(
@@ -141,7 +141,7 @@ impl GrantStore for PgStore {
                 .bind(client_id.as_str())
                 .bind(Json(wanted))
                 .bind(now)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?,
             };
             tx.commit().await?;
@@ -156,28 +156,28 @@ impl GrantStore for PgStore {
             "SELECT * FROM grants WHERE user_id = $1 ORDER BY created_at DESC, id DESC",
         )
         .bind(user_id);
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(Grant::try_from).collect()
     }
 
     async fn revoke_grant(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
         let done = bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             let revoked = sqlx::query(
                 "UPDATE grants SET revoked_at = $1, updated_at = $1 WHERE id = $2 AND revoked_at IS NULL",
             )
             .bind(now)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
             // The access tokens under the grant end with it, on every instance (migration 0009).
-            record_revocation(&mut *tx, ChangeKind::Grant, &id.to_string(), now).await?;
+            record_revocation(&mut tx, ChangeKind::Grant, &id.to_string(), now).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked == 1)
         })
@@ -191,7 +191,7 @@ impl GrantStore for PgStore {
 #[async_trait]
 impl RefreshTokenStore for PgStore {
     async fn insert_refresh_token(&self, t: &RefreshTokenRecord) -> Result<(), StoreError> {
-        bounded(self.timeout, insert_token(&self.pool, t)).await
+        bounded(self.timeout, insert_token(self.db(), t)).await
     }
 
     async fn find_refresh_token(
@@ -200,7 +200,7 @@ impl RefreshTokenStore for PgStore {
     ) -> Result<RefreshTokenRecord, StoreError> {
         let query = sqlx::query_as::<_, TokenRow>("SELECT * FROM refresh_tokens WHERE digest = $1")
             .bind(&digest[..]);
-        bounded(self.timeout, query.fetch_one(&self.pool))
+        bounded(self.timeout, query.fetch_one(self.db()))
             .await?
             .try_into()
     }
@@ -212,7 +212,7 @@ impl RefreshTokenStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // The row lock makes a concurrent rotation wait, then find the token used.
             let claimed = sqlx::query(
                 "UPDATE refresh_tokens SET used_at = $1 \
@@ -220,13 +220,13 @@ impl RefreshTokenStore for PgStore {
             )
             .bind(now)
             .bind(old_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             if claimed != 1 {
                 return Ok(Rotation::Lost);
             }
-            insert_token(&mut *tx, new).await?;
+            insert_token(&mut tx, new).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(Rotation::Rotated)
         })
@@ -239,15 +239,15 @@ impl RefreshTokenStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
         let done = bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // Recorded first: a refresh token stored after this sweep still finds it.
-            record_revocation(&mut *tx, ChangeKind::Family, &family_id.to_string(), now).await?;
+            record_revocation(&mut tx, ChangeKind::Family, &family_id.to_string(), now).await?;
             let revoked = sqlx::query(
                 "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
             )
             .bind(now)
             .bind(family_id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?
             .rows_affected();
             tx.commit().await?;

@@ -1,5 +1,4 @@
 use async_trait::async_trait;
-use sqlx::PgConnection;
 use time::OffsetDateTime;
 
 use super::PgStore;
@@ -36,7 +35,7 @@ impl TryFrom<RecordRow> for IdempotencyRecord {
 /// Inserts `record` inside the caller's transaction, first of its writes. An expired record for
 /// the same (caller, key) is replaced; a live one is a `Conflict` and inserts nothing.
 pub(super) async fn insert_record(
-    conn: &mut PgConnection,
+    tx: &mut super::Tx,
     record: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
     let inserted = sqlx::query(
@@ -55,7 +54,7 @@ pub(super) async fn insert_record(
     .bind(&record.sealed_response)
     .bind(record.created_at)
     .bind(record.expires_at)
-    .execute(conn)
+    .execute(tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Err(StoreError::Conflict {
@@ -80,7 +79,7 @@ impl IdempotencyStore for PgStore {
         .bind(caller)
         .bind(key_digest)
         .bind(now);
-        bounded(self.timeout, query.fetch_optional(&self.pool))
+        bounded(self.timeout, query.fetch_optional(self.db()))
             .await?
             .map(IdempotencyRecord::try_from)
             .transpose()
@@ -97,7 +96,7 @@ impl IdempotencyStore for PgStore {
         )
         .bind(now)
         .bind(i64::from(limit));
-        Ok(bounded(self.timeout, query.execute(&self.pool))
+        Ok(bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected())
     }

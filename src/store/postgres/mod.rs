@@ -4,6 +4,7 @@
 mod audit;
 mod changes;
 mod clients;
+mod executor;
 mod grants;
 mod idempotency;
 mod signing_keys;
@@ -16,8 +17,10 @@ use async_trait::async_trait;
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
+use self::executor::{Db, Tx};
 use super::error::bounded;
 use super::{Database, StoreError};
+use crate::config::{DatabaseSettings, DatabaseUrl, Pooler};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -26,41 +29,98 @@ pub struct PgStore {
     pool: PgPool,
     timeout: Duration,
     bell: super::ChangeBell,
+    /// Behind a transaction pooler: the `BEGIN` every statement runs after.
+    begin: Option<String>,
+    /// Behind a transaction pooler: PostgreSQL itself, for migrations.
+    direct_url: Option<String>,
 }
 
 impl PgStore {
     /// Connects lazily: the first query opens the first connection.
-    pub async fn connect(
-        url: &str,
-        max_connections: u32,
-        timeout: Duration,
-    ) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let timeout = Duration::from_millis(settings.timeout_ms);
         let statement_timeout = timeout.as_millis().to_string();
-        let options = PgConnectOptions::from_str(url)?
-            .application_name("gatehouse")
-            .options([("statement_timeout", statement_timeout.as_str())]);
+        let options = PgConnectOptions::from_str(url)?.application_name("gatehouse");
+        let (options, begin) = match settings.pooler {
+            // A session of our own: the server's timeout is set once, for the session.
+            Pooler::None => (
+                options.options([("statement_timeout", statement_timeout.as_str())]),
+                None,
+            ),
+            // Nothing that lives in the session: the startup `options` (which PgBouncer
+            // refuses) and `extra_float_digits` (which it refuses unless told to ignore it)
+            // stay unsent, the timeout is set per transaction, and no statement is cached.
+            Pooler::Transaction => (
+                options.extra_float_digits(None).statement_cache_capacity(0),
+                Some(format!(
+                    "BEGIN; SET LOCAL statement_timeout = {statement_timeout}"
+                )),
+            ),
+        };
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(settings.max_connections)
             .acquire_timeout(timeout)
             .connect_lazy_with(options);
+        let direct_url = match (&settings.direct_url, settings.pooler) {
+            (Some(DatabaseUrl::Postgres(direct)), Pooler::Transaction) => Some(direct.clone()),
+            _ => None,
+        };
         Ok(Self {
             pool,
             timeout,
+            begin,
+            direct_url,
             bell: super::ChangeBell::default(),
         })
+    }
+
+    /// Where a statement outside a transaction of ours runs.
+    fn db(&self) -> Db<'_> {
+        Db {
+            pool: &self.pool,
+            begin: self.begin.as_deref(),
+        }
+    }
+
+    async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Tx::begin(self.db()).await
+    }
+
+    /// Runs the migrations on `pool`; returns how many ran.
+    async fn migrate_on(pool: &PgPool) -> Result<usize, StoreError> {
+        let before = applied_count(pool).await;
+        MIGRATOR.run(pool).await?;
+        Ok(applied_count(pool).await.saturating_sub(before))
     }
 }
 
 #[async_trait]
 impl Database for PgStore {
+    /// Migrations lock the schema with a session-level advisory lock and prepare their
+    /// statements: behind a transaction pooler they run on PostgreSQL itself
+    /// (`database.direct_url`), over one connection closed when they are done.
     async fn migrate(&self) -> Result<usize, StoreError> {
-        let before = applied_count(&self.pool).await;
-        MIGRATOR.run(&self.pool).await?;
-        Ok(applied_count(&self.pool).await.saturating_sub(before))
+        if self.begin.is_none() {
+            return Self::migrate_on(&self.pool).await;
+        }
+        let Some(direct) = &self.direct_url else {
+            return Err(StoreError::Backend(anyhow::anyhow!(
+                "migrations cannot run through a transaction pooler (database.pooler = \
+                 \"transaction\"): set database.direct_url to PostgreSQL itself"
+            )));
+        };
+        let options = PgConnectOptions::from_str(direct)?.application_name("gatehouse-migrate");
+        let pool = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(self.timeout)
+            .connect_lazy_with(options);
+        let migrated = Self::migrate_on(&pool).await;
+        pool.close().await;
+        migrated
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        bounded(self.timeout, sqlx::query("SELECT 1").execute(&self.pool))
+        bounded(self.timeout, sqlx::query("SELECT 1").execute(self.db()))
             .await
             .map(drop)
     }
@@ -89,7 +149,7 @@ impl PgStore {
         }
         let sql = format!("SELECT COUNT(*) FROM {table} WHERE id::TEXT = $1");
         let query = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).bind(id);
-        match bounded(self.timeout, query.fetch_one(&self.pool)).await? {
+        match bounded(self.timeout, query.fetch_one(self.db())).await? {
             0 => Err(StoreError::NotFound),
             _ => Err(StoreError::Stale),
         }

@@ -51,7 +51,7 @@ impl SigningKeyStore for PgStore {
                  WHERE kid NOT IN (SELECT kid FROM signing_key_revocations) \
                  ORDER BY created_at, kid",
             )
-            .fetch_all(&self.pool),
+            .fetch_all(self.db()),
         )
         .await?;
         rows.into_iter().map(SigningKeyRecord::try_from).collect()
@@ -71,7 +71,7 @@ impl SigningKeyStore for PgStore {
         .bind(key.created_at)
         .bind(key.activates_at)
         .bind(key.retired_at);
-        let inserted = bounded(self.timeout, query.execute(&self.pool))
+        let inserted = bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected();
         if inserted == 0 {
@@ -89,7 +89,7 @@ impl SigningKeyStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // Lock the candidate first: of two instances promoting it, the second waits here
             // and then finds it no longer `next`.
             let algorithm: Option<String> = sqlx::query_scalar(
@@ -97,7 +97,7 @@ impl SigningKeyStore for PgStore {
                  AND kid NOT IN (SELECT kid FROM signing_key_revocations) FOR UPDATE",
             )
             .bind(kid)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             let Some(algorithm) = algorithm else {
                 return Ok::<_, sqlx::Error>(false);
@@ -109,14 +109,14 @@ impl SigningKeyStore for PgStore {
             )
             .bind(now)
             .bind(&algorithm)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             sqlx::query(
                 "UPDATE signing_keys SET state = 'active', activates_at = $1 WHERE kid = $2",
             )
             .bind(now)
             .bind(kid)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             tx.commit().await?;
             Ok(true)
@@ -131,7 +131,7 @@ impl SigningKeyStore for PgStore {
         let query =
             sqlx::query("DELETE FROM signing_keys WHERE state = 'retired' AND retired_at < $1")
                 .bind(cutoff);
-        Ok(bounded(self.timeout, query.execute(&self.pool))
+        Ok(bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected())
     }
@@ -142,14 +142,14 @@ impl SigningKeyStore for PgStore {
         now: OffsetDateTime,
     ) -> Result<KeyRevocationOutcome, StoreError> {
         let outcome = bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // Delete first: the row lock orders this after a concurrent promotion, which would
             // have made the key active (and then it is refused here).
             let deleted: Option<String> = sqlx::query_scalar(
                 "DELETE FROM signing_keys WHERE kid = $1 AND state <> 'active' RETURNING algorithm",
             )
             .bind(kid)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             if let Some(algorithm) = deleted {
                 sqlx::query(
@@ -159,7 +159,7 @@ impl SigningKeyStore for PgStore {
                 .bind(kid)
                 .bind(&algorithm)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut tx)
                 .await?;
                 tx.commit().await?;
                 return Ok::<_, sqlx::Error>(Found::Revoked(algorithm));
@@ -167,7 +167,7 @@ impl SigningKeyStore for PgStore {
             let active: Option<String> =
                 sqlx::query_scalar("SELECT state FROM signing_keys WHERE kid = $1")
                     .bind(kid)
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut tx)
                     .await?;
             if active.is_some() {
                 return Ok(Found::Active);
@@ -176,7 +176,7 @@ impl SigningKeyStore for PgStore {
                 "SELECT * FROM signing_key_revocations WHERE kid = $1",
             )
             .bind(kid)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
             Ok(earlier.map_or(Found::Nothing, Found::Earlier))
         })
@@ -200,7 +200,7 @@ impl SigningKeyStore for PgStore {
             sqlx::query_as::<_, RevocationRow>(
                 "SELECT * FROM signing_key_revocations ORDER BY revoked_at, kid",
             )
-            .fetch_all(&self.pool),
+            .fetch_all(self.db()),
         )
         .await?;
         rows.into_iter()

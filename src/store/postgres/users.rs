@@ -57,7 +57,7 @@ impl UserStore for PgStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin().await?;
             // First, so the loser of a race on one key waits for the winner and then stops.
             if let Some(record) = idempotency {
                 insert_record(&mut tx, record).await?;
@@ -78,7 +78,7 @@ impl UserStore for PgStore {
             .bind(user.version)
             .bind(user.created_at)
             .bind(user.updated_at)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
             tx.commit().await?;
             Ok::<_, StoreError>(())
@@ -88,7 +88,7 @@ impl UserStore for PgStore {
 
     async fn find_user(&self, id: Uuid) -> Result<User, StoreError> {
         let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE id = $1").bind(id);
-        bounded(self.timeout, query.fetch_one(&self.pool))
+        bounded(self.timeout, query.fetch_one(self.db()))
             .await?
             .try_into()
     }
@@ -96,14 +96,14 @@ impl UserStore for PgStore {
     async fn find_user_by_username(&self, username: &Username) -> Result<User, StoreError> {
         let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users WHERE username = $1")
             .bind(username.as_str());
-        bounded(self.timeout, query.fetch_one(&self.pool))
+        bounded(self.timeout, query.fetch_one(self.db()))
             .await?
             .try_into()
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let query = sqlx::query_as::<_, UserRow>("SELECT * FROM users ORDER BY created_at, id");
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -128,7 +128,7 @@ impl UserStore for PgStore {
         .bind(after.map(|a| a.created_at))
         .bind(after_id)
         .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
@@ -147,7 +147,7 @@ impl UserStore for PgStore {
         .bind(user.updated_at)
         .bind(user.id)
         .bind(expected_version);
-        let affected = bounded(self.timeout, query.execute(&self.pool))
+        let affected = bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected();
         self.changed_or_why("users", &user.id.to_string(), affected)
@@ -159,7 +159,7 @@ impl UserStore for PgStore {
             sqlx::query("DELETE FROM users WHERE id = $1 AND ($2::BIGINT IS NULL OR version = $2)")
                 .bind(id)
                 .bind(expected_version);
-        let affected = bounded(self.timeout, query.execute(&self.pool))
+        let affected = bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected();
         self.changed_or_why("users", &id.to_string(), affected)
@@ -179,7 +179,7 @@ impl UserStore for PgStore {
         .bind(hash)
         .bind(now)
         .bind(id);
-        match bounded(self.timeout, query.execute(&self.pool))
+        match bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected()
         {
@@ -203,7 +203,7 @@ impl UserStore for PgStore {
         .bind(now)
         .bind(id)
         .bind(old_hash);
-        let affected = bounded(self.timeout, query.execute(&self.pool))
+        let affected = bounded(self.timeout, query.execute(self.db()))
             .await?
             .rows_affected();
         Ok(affected > 0)
