@@ -82,6 +82,7 @@ macro_rules! every_case {
             a_password_upgrade_never_undoes_a_reset,
             deleting_a_user_deletes_their_grants_and_refresh_tokens,
             consent_widens_one_live_grant_per_user_and_client,
+            people_consenting_at_once_all_get_their_grant,
             revoking_a_grant_revokes_its_refresh_tokens_and_frees_the_slot,
             a_refresh_token_rotates_exactly_once_even_concurrently,
             revoking_a_family_leaves_other_families_alone,
@@ -229,6 +230,40 @@ async fn consent_widens_one_live_grant_per_user_and_client(db: Arc<dyn Database>
     assert_eq!(wider.scopes, scopes("openid read"));
     let live = db.find_live_grant(ann.id, &client).await.unwrap().unwrap();
     assert_eq!(live, wider);
+}
+
+/// Sign-ins finishing together (the side-by-side benchmark runs 8 to 32): each upsert reads
+/// the live grant, then writes. On SQLite a transaction that read first and writes second
+/// cannot take the write lock once another connection has committed (SQLITE_BUSY_SNAPSHOT,
+/// "database is locked", with no wait), so it must take the lock before reading.
+async fn people_consenting_at_once_all_get_their_grant(db: Arc<dyn Database>) {
+    let client = with_client(&db, "web").await;
+    let people: Vec<User> = (0..16).map(|i| user(&format!("user{i}"))).collect();
+    for person in &people {
+        db.insert_user(person).await.unwrap();
+    }
+
+    let consents = people.iter().map(|person| {
+        let (db, client) = (Arc::clone(&db), client.clone());
+        let id = person.id;
+        tokio::spawn(async move { db.upsert_grant(id, &client, &scopes("openid"), t(1)).await })
+    });
+    let outcomes = futures_util::future::join_all(consents).await;
+
+    let failed: Vec<_> = outcomes
+        .into_iter()
+        .map(|joined| joined.unwrap())
+        .filter_map(Result::err)
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for person in &people {
+        assert!(
+            db.find_live_grant(person.id, &client)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
 }
 
 async fn revoking_a_grant_revokes_its_refresh_tokens_and_frees_the_slot(db: Arc<dyn Database>) {

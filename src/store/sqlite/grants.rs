@@ -122,7 +122,11 @@ impl GrantStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Grant, StoreError> {
         bounded(self.timeout, async {
-            let mut tx = self.pool.begin().await?;
+            // IMMEDIATE: this reads, then writes. A deferred transaction that has read cannot
+            // take the write lock once another connection committed after its read
+            // (SQLITE_BUSY_SNAPSHOT, "database is locked" at once, busy_timeout or not); taking
+            // the lock first makes concurrent sign-ins wait for each other instead.
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
             let live = sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
                 .bind(user_id.to_string())
                 .bind(client_id.as_str())
