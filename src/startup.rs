@@ -15,7 +15,7 @@ use crate::admin::declare::{self, Change, DeclareError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, EncryptionKey, Settings};
 use crate::crypto::{PasswordError, PasswordHasher};
-use crate::current::{ClientCache, Current, FeedPolicy};
+use crate::current::{ChangeNotices, ClientCache, Current, FeedPolicy, UserCache};
 use crate::ephemeral::{self, EphemeralError};
 use crate::http;
 use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
@@ -99,6 +99,8 @@ impl Application {
         let ephemeral = ephemeral::connect(&settings.ephemeral, Arc::clone(&clock))
             .map_err(StartupError::Ephemeral)?;
         let ephemeral = telemetry::counted_ephemeral(ephemeral, Arc::clone(&metrics));
+        let notices =
+            Arc::new(ChangeNotices::connect(&settings.ephemeral).map_err(StartupError::Ephemeral)?);
         let keys = KeyRing::open(Arc::clone(&db), &settings.keys)
             .await
             .map_err(StartupError::Keys)?
@@ -136,6 +138,10 @@ impl Application {
                 settings.cache.max_clients,
                 Duration::from_secs(settings.cache.client_ttl_secs),
             ),
+            UserCache::new(
+                settings.cache.max_users,
+                Duration::from_secs(settings.cache.user_ttl_secs),
+            ),
         ));
         current
             .sync(clock.now())
@@ -159,6 +165,7 @@ impl Application {
             clock,
             metrics,
             client_auth_failures,
+            notices,
         });
         let operator_routes_here = management_listener.is_none();
         let server =
@@ -384,9 +391,43 @@ fn build_management_server(
 /// performs due key transitions.
 async fn maintain(state: web::Data<AppState>) {
     let follow = follow_changes(state.clone());
+    let announce = announce_changes(state.clone());
+    let hear = hear_changes(state.clone());
     let keys = maintain_keys(state.clone());
     let purge = purge_changes(state);
-    tokio::join!(follow, keys, purge);
+    tokio::join!(follow, announce, hear, keys, purge);
+}
+
+/// After each write to the feed from this process: applies it here at once (an admin change
+/// made through `/v1` holds on this instance before the response is read) and tells the
+/// other instances (src/current/notices.rs).
+async fn announce_changes(state: web::Data<AppState>) {
+    let bell = state.db.change_bell();
+    loop {
+        bell.rung().await;
+        state.notices.announce().await;
+        catch_up(&state, "after a local change").await;
+    }
+}
+
+/// Reads the feed whenever another instance says it moved.
+async fn hear_changes(state: web::Data<AppState>) {
+    let heard = tokio::sync::Notify::new();
+    let listen = state.notices.listen(&heard, &state.metrics);
+    let apply = async {
+        loop {
+            heard.notified().await;
+            catch_up(&state, "after a change notice").await;
+        }
+    };
+    tokio::join!(listen, apply);
+}
+
+/// One read of the feed outside the poll; a failure is the poll's to report and retry.
+async fn catch_up(state: &AppState, why: &'static str) {
+    if let Err(error) = state.current.sync(state.clock.now()).await {
+        tracing::debug!(%error, why, "could not read the change feed");
+    }
 }
 
 /// Reads the change feed every `cache.poll_interval_ms`, so what another instance (or the CLI)

@@ -26,6 +26,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Who failed client authentication on this instance lately (src/oauth/throttle.rs).
     pub client_auth_failures: Arc<crate::oauth::throttle::RecentFailures>,
+    /// Tells the other instances when this one wrote to the change feed, and hears them.
+    pub notices: Arc<crate::current::ChangeNotices>,
     /// The discovery document, serialized once at start (src/oauth/discovery.rs).
     pub discovery: actix_web::web::Bytes,
 }

@@ -5,7 +5,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off};
+use super::{
+    AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
+    note_changed,
+};
 use crate::crypto::{Password, PasswordHasher};
 use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
 use crate::store::{
@@ -189,6 +192,8 @@ pub async fn replace_user(
             StoreError::Conflict { .. } => AdminError::Conflict("username is taken".into()),
             other => other.into(),
         })?;
+    // Cached copies (UserInfo) are read again on every instance.
+    note_changed(db, ChangeKind::UserChanged, &current.id.to_string(), now).await?;
     audit(
         db,
         actor,
@@ -261,6 +266,7 @@ async fn remove(
     cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
     revoke_live_grants(db, user, now).await?;
     db.delete_user(user.id, expected_version).await?;
+    note_changed(db, ChangeKind::UserChanged, &user.id.to_string(), now).await?;
     audit(db, actor, "user.deleted", "user", &user.id.to_string(), now).await;
     Ok(())
 }

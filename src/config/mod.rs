@@ -253,6 +253,10 @@ pub struct CacheSettings {
     pub max_clients: usize,
     /// A cached client is read again after this long, whatever the feed says.
     pub client_ttl_secs: u64,
+    /// Users kept in memory at most (for UserInfo).
+    pub max_users: usize,
+    /// A cached user is read again after this long, whatever the feed says.
+    pub user_ttl_secs: u64,
 }
 
 impl Default for CacheSettings {
@@ -262,6 +266,8 @@ impl Default for CacheSettings {
             max_staleness_ms: 5_000,
             max_clients: 10_000,
             client_ttl_secs: 60,
+            max_users: 10_000,
+            user_ttl_secs: 60,
         }
     }
 }

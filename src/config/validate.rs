@@ -198,6 +198,12 @@ impl Settings {
                 "cache.max_clients and cache.client_ttl_secs must be at least 1",
             ));
         }
+        if cache.max_users == 0 || cache.user_ttl_secs == 0 {
+            return Err(ConfigError::new(
+                "cache.max_users",
+                "cache.max_users and cache.user_ttl_secs must be at least 1",
+            ));
+        }
         if !(1..=30 * 86_400).contains(&self.sessions.lifetime_secs) {
             return Err(ConfigError::new(
                 "sessions.lifetime_secs",

@@ -1,4 +1,4 @@
-//! What is true now, on every instance: revocations and cached clients, kept in process and
+//! What is true now, on every instance: revocations and cached clients and users, kept in process and
 //! followed from the database's change feed (migration 0009).
 //!
 //! Every change that takes access away is written to the database before it is answered
@@ -8,9 +8,12 @@
 //! be followed for `cache.max_staleness_ms` (the database is down), verifiers try to catch up
 //! once and otherwise fail closed: a revocation is never missed because it could not be read.
 
+mod cache;
 mod clients;
+mod notices;
 mod origins;
 mod revocations;
+mod users;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -18,9 +21,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-pub use self::clients::{CachedClient, ClientCache};
+pub use self::clients::{AssertionKey, CachedClient, ClientCache};
+pub use self::notices::ChangeNotices;
 pub use self::origins::ClientOrigins;
 pub use self::revocations::{Revocations, TokenFacts, scope_subject};
+pub use self::users::UserCache;
 use crate::keyring::KeyRing;
 use crate::store::{ChangeKind, Database, NewChange, StoreError};
 
@@ -65,6 +70,7 @@ pub struct Current {
     policy: FeedPolicy,
     revocations: RwLock<Revocations>,
     pub clients: ClientCache,
+    pub users: UserCache,
     /// The redirect origins of enabled public clients, for CORS.
     pub origins: ClientOrigins,
     position: Mutex<Position>,
@@ -84,6 +90,7 @@ impl Current {
         keys: Arc<KeyRing>,
         policy: FeedPolicy,
         clients: ClientCache,
+        users: UserCache,
     ) -> Self {
         Self {
             db,
@@ -92,6 +99,7 @@ impl Current {
             revocations: RwLock::default(),
             origins: ClientOrigins::new(clients.ttl()),
             clients,
+            users,
             position: Mutex::new(Position {
                 seq: 0,
                 read_at: None,
@@ -126,6 +134,7 @@ impl Current {
                     self.clients.evict(client);
                 }
             }
+            ChangeKind::User | ChangeKind::UserChanged => self.users.evict(&change.subject),
             _ => {}
         }
         self.revocations

@@ -37,7 +37,10 @@ impl Revocations {
     /// Takes in one change of the feed; changes that revoke nothing are ignored. Applying a
     /// change twice is harmless, so the feed may be re-read.
     pub fn apply(&mut self, change: &NewChange, now: i64) {
-        if matches!(change.kind, ChangeKind::ClientChanged | ChangeKind::Keys) {
+        if matches!(
+            change.kind,
+            ChangeKind::ClientChanged | ChangeKind::Keys | ChangeKind::UserChanged
+        ) {
             return;
         }
         let entry = Entry {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header, jwk::Jwk};
+use jsonwebtoken::{Algorithm, Validation, decode, decode_header};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -254,7 +254,7 @@ async fn verify_assertion(
     }
     let cached = registered(ctx, &unverified.sub, AuthMethod::PrivateKeyJwt).await?;
     let client = &cached.client;
-    let claims = verify_with_client_keys(client, assertion, header.alg, header.kid.as_deref())
+    let claims = verify_with_client_keys(&cached, assertion, header.alg, header.kid.as_deref())
         .ok_or_else(|| rejected("the client assertion's signature does not verify"))?;
     if claims.iss != client.id.as_str() || claims.sub != client.id.as_str() {
         return Err(rejected(
@@ -333,21 +333,20 @@ fn unverified_claims(assertion: &str) -> Option<AssertionClaims> {
 
 /// Tries the client's keys that fit the header (by `kid` when given).
 fn verify_with_client_keys(
-    client: &Client,
+    cached: &CachedClient,
     assertion: &str,
     alg: Algorithm,
     kid: Option<&str>,
 ) -> Option<AssertionClaims> {
-    let keys = client.jwks.as_ref()?.get("keys")?.as_array()?;
     let mut validation = Validation::new(alg);
     // Time and audience are checked by hand against the injected clock.
     validation.validate_exp = false;
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
-    keys.iter()
-        .filter_map(|key| serde_json::from_value::<Jwk>(key.clone()).ok())
-        .filter(|jwk| kid.is_none() || jwk.common.key_id.as_deref() == kid)
-        .filter_map(|jwk| DecodingKey::from_jwk(&jwk).ok())
-        .find_map(|key| decode::<AssertionClaims>(assertion, &key, &validation).ok())
+    cached
+        .assertion_keys
+        .iter()
+        .filter(|key| kid.is_none() || key.kid.as_deref() == kid)
+        .find_map(|key| decode::<AssertionClaims>(assertion, &key.key, &validation).ok())
         .map(|data| data.claims)
 }

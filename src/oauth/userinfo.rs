@@ -42,7 +42,14 @@ pub async fn userinfo(
     }
     let user_id =
         user_behind(&claims).ok_or_else(|| invalid_token("the access token names no user"))?;
-    let user = match state.db.find_user(user_id).await {
+    // From the in-process cache: a disabled user's tokens are already refused by the cut-off
+    // written before the change (src/current), and the cached copy is dropped by the feed.
+    let user = match state
+        .current
+        .users
+        .get(state.db.as_ref(), &state.metrics, user_id)
+        .await
+    {
         Ok(user) if !user.disabled => user,
         Ok(_) | Err(StoreError::NotFound) => {
             return Err(invalid_token("the user no longer exists"));

@@ -7,7 +7,7 @@ use super::StoreError;
 /// (`admin::clients::MAX_ACCESS_TOKEN_TTL_SECS`, one day) plus clock leeway.
 pub const REVOCATION_HORIZON: std::time::Duration = std::time::Duration::from_secs(86_400 + 3_600);
 
-/// What a row of the change feed is about. Revocations (every kind but the last two) are kept
+/// What a row of the change feed is about. Revocations (every kind but `ClientChanged`, `Keys` and `UserChanged`) are kept
 /// until `expires_at`, when no token they cover can still be live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChangeKind {
@@ -27,10 +27,12 @@ pub enum ChangeKind {
     ClientChanged,
     /// The signing keys changed: the key ring must be read again.
     Keys,
+    /// A user's profile or status changed: cached copies must be read again.
+    UserChanged,
 }
 
 impl ChangeKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Token,
         Self::Grant,
         Self::Family,
@@ -39,6 +41,7 @@ impl ChangeKind {
         Self::Scope,
         Self::ClientChanged,
         Self::Keys,
+        Self::UserChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl ChangeKind {
             Self::Scope => "scope",
             Self::ClientChanged => "client-changed",
             Self::Keys => "keys",
+            Self::UserChanged => "user-changed",
         }
     }
 
@@ -119,9 +123,28 @@ pub struct Change {
     pub change: NewChange,
 }
 
+/// Rung after a write to the change feed has committed, so this instance can apply it and tell
+/// the others at once instead of at their next poll (src/current/notices.rs). Rings coalesce:
+/// whoever waits learns "the feed moved", and reads it.
+#[derive(Debug, Clone, Default)]
+pub struct ChangeBell(std::sync::Arc<tokio::sync::Notify>);
+
+impl ChangeBell {
+    pub fn ring(&self) {
+        self.0.notify_one();
+    }
+
+    pub async fn rung(&self) {
+        self.0.notified().await;
+    }
+}
+
 /// The change feed (see migration 0009): append-only, read in `seq` order by every instance.
 #[async_trait]
 pub trait ChangeStore: Send + Sync {
+    /// Rung by this store after each committed write to the feed.
+    fn change_bell(&self) -> ChangeBell;
+
     /// Appends `change`; returns its `seq`.
     async fn record_change(&self, change: &NewChange) -> Result<i64, StoreError>;
 

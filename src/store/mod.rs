@@ -18,7 +18,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
-pub use self::changes::{Change, ChangeKind, ChangeStore, NewChange, REVOCATION_HORIZON};
+pub use self::changes::{
+    Change, ChangeBell, ChangeKind, ChangeStore, NewChange, REVOCATION_HORIZON,
+};
 pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};

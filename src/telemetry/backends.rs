@@ -1,6 +1,7 @@
-//! The database and the ephemeral store, counted: every call that fails (a timeout or an
-//! error, not an answer such as "not found") adds one to `gatehouse_backend_errors_total` with
-//! the backend's name. Wrapping the traits once counts every caller, background work included.
+//! The database and the ephemeral store, counted: every call adds one to
+//! `gatehouse_backend_calls_total` by backend and operation (the figure that shows a hot path
+//! making round trips), and every call that fails (a timeout or an error, not an answer such
+//! as "not found") adds one to `gatehouse_backend_errors_total` with the backend's name. Wrapping the traits once counts every caller, background work included.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +46,12 @@ struct CountedDatabase {
 }
 
 impl CountedDatabase {
-    fn count<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+    fn count<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.metrics.backend_call(self.inner.backend(), operation);
         let failure = match &result {
             Err(StoreError::Timeout(_)) => Some(BackendFailure::Timeout),
             Err(StoreError::Unavailable(_)) => Some(BackendFailure::Unavailable),
@@ -62,12 +68,17 @@ impl CountedDatabase {
 /// Implements `$role` for `CountedDatabase` by calling the inner store and counting failures;
 /// a method added to a role trait is added here in one line.
 macro_rules! counted {
-    ($role:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ok:ty;)* }) => {
+    ($role:ident { $(sync fn $plain:ident(&self) -> $plain_ok:ty;)* $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ok:ty;)* }) => {
         #[async_trait]
         impl $role for CountedDatabase {
             $(
+                fn $plain(&self) -> $plain_ok {
+                    self.inner.$plain()
+                }
+            )*
+            $(
                 async fn $name(&self $(, $arg: $ty)*) -> Result<$ok, StoreError> {
-                    self.count(self.inner.$name($($arg),*).await)
+                    self.count(stringify!($name), self.inner.$name($($arg),*).await)
                 }
             )*
         }
@@ -129,6 +140,7 @@ counted!(AuditStore {
 });
 
 counted!(ChangeStore {
+    sync fn change_bell(&self) -> crate::store::ChangeBell;
     fn record_change(&self, change: &NewChange) -> i64;
     fn changes_after(&self, after: i64, limit: u32) -> Vec<Change>;
     fn change_recorded(&self, kind: ChangeKind, subject: &str, now: OffsetDateTime) -> bool;
@@ -144,11 +156,11 @@ counted!(IdempotencyStore {
 #[async_trait]
 impl Database for CountedDatabase {
     async fn migrate(&self) -> Result<usize, StoreError> {
-        self.count(self.inner.migrate().await)
+        self.count("migrate", self.inner.migrate().await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.count(self.inner.ping().await)
+        self.count("ping", self.inner.ping().await)
     }
 
     async fn close(&self) {
@@ -171,7 +183,12 @@ struct CountedEphemeral {
 }
 
 impl CountedEphemeral {
-    fn count<T>(&self, result: Result<T, EphemeralError>) -> Result<T, EphemeralError> {
+    fn count<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, EphemeralError>,
+    ) -> Result<T, EphemeralError> {
+        self.metrics.backend_call(self.inner.backend(), operation);
         if let Err(error) = &result {
             let failure = match error {
                 EphemeralError::Timeout(_) => BackendFailure::Timeout,
@@ -187,7 +204,7 @@ impl CountedEphemeral {
 #[async_trait]
 impl EphemeralStore for CountedEphemeral {
     async fn put(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), EphemeralError> {
-        self.count(self.inner.put(key, value, ttl).await)
+        self.count("put", self.inner.put(key, value, ttl).await)
     }
 
     async fn put_if_absent(
@@ -196,31 +213,34 @@ impl EphemeralStore for CountedEphemeral {
         value: &[u8],
         ttl: Duration,
     ) -> Result<bool, EphemeralError> {
-        self.count(self.inner.put_if_absent(key, value, ttl).await)
+        self.count(
+            "put_if_absent",
+            self.inner.put_if_absent(key, value, ttl).await,
+        )
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
-        self.count(self.inner.get(key).await)
+        self.count("get", self.inner.get(key).await)
     }
 
     async fn take(&self, key: &str) -> Result<Option<Vec<u8>>, EphemeralError> {
-        self.count(self.inner.take(key).await)
+        self.count("take", self.inner.take(key).await)
     }
 
     async fn delete(&self, key: &str) -> Result<bool, EphemeralError> {
-        self.count(self.inner.delete(key).await)
+        self.count("delete", self.inner.delete(key).await)
     }
 
     async fn increment(&self, key: &str, ttl: Duration) -> Result<u64, EphemeralError> {
-        self.count(self.inner.increment(key, ttl).await)
+        self.count("increment", self.inner.increment(key, ttl).await)
     }
 
     async fn decrement(&self, key: &str) -> Result<(), EphemeralError> {
-        self.count(self.inner.decrement(key).await)
+        self.count("decrement", self.inner.decrement(key).await)
     }
 
     async fn ping(&self) -> Result<(), EphemeralError> {
-        self.count(self.inner.ping().await)
+        self.count("ping", self.inner.ping().await)
     }
 
     fn backend(&self) -> &'static str {

@@ -62,6 +62,12 @@ struct CredentialLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    backend: &'static str,
+    operation: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BackendLabels {
     backend: &'static str,
     kind: &'static str,
@@ -160,8 +166,10 @@ pub struct Metrics {
     reuse: Family<CredentialLabels, Counter>,
     key_rotations: Counter,
     key_revocations: Counter,
+    change_notices: Counter,
     password_queue_wait: Histogram,
     backend_errors: Family<BackendLabels, Counter>,
+    backend_calls: Family<CallLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -190,6 +198,12 @@ impl Default for Metrics {
             "cache_lookups",
             "Lookups in the in-process caches by cache and result (hit or miss)",
             cache_lookups.clone(),
+        );
+        let change_notices = Counter::default();
+        registry.register(
+            "change_notices_heard",
+            "Change notices from other instances (Redis pub/sub) that made this one read the feed",
+            change_notices.clone(),
         );
         let tokens_issued = Family::<TokenLabels, Counter>::default();
         registry.register(
@@ -241,6 +255,12 @@ impl Default for Metrics {
             password_queue_wait.clone(),
         );
         let backend_errors = Family::<BackendLabels, Counter>::default();
+        let backend_calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "backend_calls",
+            "Calls to the database and the ephemeral store by backend and operation",
+            backend_calls.clone(),
+        );
         registry.register(
             "backend_errors",
             "Failed calls to the database and the ephemeral store by backend and kind",
@@ -269,8 +289,10 @@ impl Default for Metrics {
             reuse,
             key_rotations,
             key_revocations,
+            change_notices,
             password_queue_wait,
             backend_errors,
+            backend_calls,
         };
         metrics.start_at_zero();
         metrics
@@ -319,6 +341,11 @@ impl Metrics {
         self.cache_lookups
             .get_or_create(&CacheLabels { cache, result })
             .inc();
+    }
+
+    /// Another instance said the change feed moved (or the subscription was made again).
+    pub fn change_notice_heard(&self) {
+        self.change_notices.inc();
     }
 
     /// One successful token response: `grant_type` (RFC 6749 §4) and `client_type`
@@ -385,6 +412,13 @@ impl Metrics {
                 kind: failure.as_str(),
             }));
         }
+    }
+
+    /// One call to `backend`; `operation` is the store method's name.
+    pub fn backend_call(&self, backend: &'static str, operation: &'static str) {
+        self.backend_calls
+            .get_or_create(&CallLabels { backend, operation })
+            .inc();
     }
 
     /// One failed call to `backend` (`sqlite`, `postgres`, `memory`, `redis`).

@@ -33,6 +33,7 @@ mod database_files;
 mod discovery;
 mod grant_lifetime;
 mod health;
+mod hot_paths;
 mod hsts;
 mod id_token;
 mod introspect;

@@ -161,7 +161,7 @@ impl GrantStore for PgStore {
     }
 
     async fn revoke_grant(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
-        bounded(self.timeout, async {
+        let done = bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
             let revoked = sqlx::query(
                 "UPDATE grants SET revoked_at = $1, updated_at = $1 WHERE id = $2 AND revoked_at IS NULL",
@@ -181,7 +181,10 @@ impl GrantStore for PgStore {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked == 1)
         })
-        .await
+        .await;
+        // The revocation is in the feed: this instance and the others learn it at once.
+        self.bell.ring();
+        done
     }
 }
 
@@ -235,7 +238,7 @@ impl RefreshTokenStore for PgStore {
         family_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        bounded(self.timeout, async {
+        let done = bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
             // Recorded first: a refresh token stored after this sweep still finds it.
             record_revocation(&mut *tx, ChangeKind::Family, &family_id.to_string(), now).await?;
@@ -250,7 +253,10 @@ impl RefreshTokenStore for PgStore {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked)
         })
-        .await
+        .await;
+        // The revocation is in the feed: this instance and the others learn it at once.
+        self.bell.ring();
+        done
     }
 }
 

@@ -25,6 +25,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 pub struct PgStore {
     pool: PgPool,
     timeout: Duration,
+    bell: super::ChangeBell,
 }
 
 impl PgStore {
@@ -42,7 +43,11 @@ impl PgStore {
             .max_connections(max_connections)
             .acquire_timeout(timeout)
             .connect_lazy_with(options);
-        Ok(Self { pool, timeout })
+        Ok(Self {
+            pool,
+            timeout,
+            bell: super::ChangeBell::default(),
+        })
     }
 }
 

@@ -40,7 +40,15 @@ impl ChangeStore for SqliteStore {
         .bind(&change.subject)
         .bind(to_unix(change.at))
         .bind(to_unix(change.expires_at));
-        bounded(self.timeout, query.fetch_one(&self.pool)).await
+        let recorded = bounded(self.timeout, query.fetch_one(&self.pool)).await;
+        // Also when the answer timed out: the row may have been written. A needless ring
+        // costs one read of the feed.
+        self.bell.ring();
+        recorded
+    }
+
+    fn change_bell(&self) -> crate::store::ChangeBell {
+        self.bell.clone()
     }
 
     async fn changes_after(&self, after: i64, limit: u32) -> Result<Vec<Change>, StoreError> {

@@ -179,7 +179,7 @@ impl GrantStore for SqliteStore {
     }
 
     async fn revoke_grant(&self, id: Uuid, now: OffsetDateTime) -> Result<bool, StoreError> {
-        bounded(self.timeout, async {
+        let done = bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
             let revoked = sqlx::query("UPDATE grants SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL")
                 .bind(to_unix(now))
@@ -198,7 +198,10 @@ impl GrantStore for SqliteStore {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked == 1)
         })
-        .await
+        .await;
+        // The revocation is in the feed: this instance and the others learn it at once.
+        self.bell.ring();
+        done
     }
 }
 
@@ -251,7 +254,7 @@ impl RefreshTokenStore for SqliteStore {
         family_id: Uuid,
         now: OffsetDateTime,
     ) -> Result<u64, StoreError> {
-        bounded(self.timeout, async {
+        let done = bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
             // Recorded first: a refresh token stored after this sweep still finds it.
             record_revocation(&mut *tx, ChangeKind::Family, &family_id.to_string(), now).await?;
@@ -266,7 +269,10 @@ impl RefreshTokenStore for SqliteStore {
             tx.commit().await?;
             Ok::<_, sqlx::Error>(revoked)
         })
-        .await
+        .await;
+        // The revocation is in the feed: this instance and the others learn it at once.
+        self.bell.ring();
+        done
     }
 }
 

@@ -26,6 +26,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     pool: SqlitePool,
     timeout: Duration,
+    bell: super::ChangeBell,
 }
 
 impl SqliteStore {
@@ -65,7 +66,11 @@ impl SqliteStore {
         if let Some(file) = &file {
             restrict_database_files(file).map_err(|e| StoreError::Backend(e.into()))?;
         }
-        Ok(Self { pool, timeout })
+        Ok(Self {
+            pool,
+            timeout,
+            bell: super::ChangeBell::default(),
+        })
     }
 }
 
