@@ -28,6 +28,8 @@ pub struct AppState {
     pub client_auth_failures: Arc<crate::oauth::throttle::RecentFailures>,
     /// Tells the other instances when this one wrote to the change feed, and hears them.
     pub notices: Arc<crate::current::ChangeNotices>,
+    /// Access tokens whose signature was checked here already (src/oauth/verified.rs).
+    pub verified_tokens: Arc<crate::oauth::verified::VerifiedTokens>,
     /// The discovery document, serialized once at start (src/oauth/discovery.rs).
     pub discovery: actix_web::web::Bytes,
 }

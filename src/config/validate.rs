@@ -204,6 +204,12 @@ impl Settings {
                 "cache.max_users and cache.user_ttl_secs must be at least 1",
             ));
         }
+        if cache.max_verified_tokens == 0 {
+            return Err(ConfigError::new(
+                "cache.max_verified_tokens",
+                "must be at least 1",
+            ));
+        }
         if !(1..=30 * 86_400).contains(&self.sessions.lifetime_secs) {
             return Err(ConfigError::new(
                 "sessions.lifetime_secs",

@@ -13,7 +13,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub use self::jws::sign_jwt;
-pub use self::password::{Password, PasswordError, PasswordHasher, Verification};
+pub use self::password::{
+    DurationObserver, Password, PasswordError, PasswordHasher, PasswordTimings, Verification,
+};
 pub use self::random::{random_bytes, random_token};
 pub use self::seal::{KeyEncryptionKey, SealError};
 pub use self::secret::PlainSecret;

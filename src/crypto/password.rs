@@ -100,12 +100,21 @@ pub struct PasswordHasher {
     queue_timeout: Duration,
     /// One argon2 working memory per slot, taken while a permit is held.
     memory: Arc<Mutex<Vec<Vec<Block>>>>,
-    /// Told how long each check waited for a slot (the metrics), if anyone listens.
-    queue_wait: Option<QueueWaitObserver>,
+    /// Told how long each check waited for a slot and computed (the metrics), if anyone listens.
+    timings: Option<PasswordTimings>,
 }
 
-/// Receives how long a password check waited for an argon2 slot, a timed-out wait included.
-pub type QueueWaitObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+/// Receives a duration of a password check.
+pub type DurationObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
+/// Where a `PasswordHasher` reports its timings: the wait for an argon2 slot (a timed-out wait
+/// included) and the argon2 computation itself, on its blocking thread. Apart, so that a slow
+/// sign-in says whether it queued or hashed.
+#[derive(Clone)]
+pub struct PasswordTimings {
+    pub queue_wait: DurationObserver,
+    pub compute: DurationObserver,
+}
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -143,13 +152,13 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(slots)),
             queue_timeout: Duration::from_millis(settings.queue_timeout_ms),
             memory: Arc::new(Mutex::new(vec![Vec::new(); slots])),
-            queue_wait: None,
+            timings: None,
         })
     }
 
-    /// Reports every wait for a slot to `observer`.
-    pub fn with_queue_wait_observer(mut self, observer: QueueWaitObserver) -> Self {
-        self.queue_wait = Some(observer);
+    /// Reports every wait for a slot and every computation to `timings`.
+    pub fn with_timings(mut self, timings: PasswordTimings) -> Self {
+        self.timings = Some(timings);
         self
     }
 
@@ -250,13 +259,14 @@ impl PasswordHasher {
             Arc::clone(&self.permits).acquire_owned(),
         )
         .await;
-        if let Some(observe) = &self.queue_wait {
-            observe(waiting.elapsed());
+        if let Some(timings) = &self.timings {
+            (timings.queue_wait)(waiting.elapsed());
         }
         let permit = permit
             .map_err(|_| PasswordError::Busy)?
             .map_err(|_| PasswordError::Busy)?;
         let memory = Arc::clone(&self.memory);
+        let compute_time = self.timings.as_ref().map(|t| Arc::clone(&t.compute));
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
             let _entered = span.enter();
@@ -266,7 +276,11 @@ impl PasswordHasher {
             };
             // A permit guarantees a slot's memory is free; an empty one is allocated on use.
             let mut slot = lock(&memory).unwrap_or_default();
+            let computing = std::time::Instant::now();
             let result = work(&mut slot);
+            if let Some(observe) = compute_time {
+                observe(computing.elapsed());
+            }
             slot.iter_mut().for_each(|block| *block = Block::default());
             memory
                 .lock()

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::store::StoreError;
 use crate::telemetry::Metrics;
 
 #[derive(Debug)]
@@ -42,15 +41,10 @@ impl<K: Eq + Hash + Clone, V> ReadThrough<K, V> {
 
     /// The entry for `key`, or what `load` reads, kept for next time. A failed load (an
     /// unknown key included) keeps nothing, so guessing keys cannot fill memory.
-    pub async fn get<F, Fut>(
-        &self,
-        metrics: &Metrics,
-        key: &K,
-        load: F,
-    ) -> Result<Arc<V>, StoreError>
+    pub async fn get<F, Fut, E>(&self, metrics: &Metrics, key: &K, load: F) -> Result<Arc<V>, E>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<V, StoreError>>,
+        Fut: Future<Output = Result<V, E>>,
     {
         if let Some(cached) = self.cached(key) {
             metrics.cache_lookup(self.name, true);
@@ -121,6 +115,7 @@ impl<K: Eq + Hash + Clone, V> ReadThrough<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::StoreError;
 
     fn metrics() -> Metrics {
         Metrics::default()
@@ -133,7 +128,7 @@ mod tests {
         let reads = std::sync::atomic::AtomicU32::new(0);
         let load = || async {
             reads.fetch_add(1, Ordering::SeqCst);
-            Ok("one".to_owned())
+            Ok::<_, StoreError>("one".to_owned())
         };
         assert_eq!(*cache.get(&metrics, &1, load).await.unwrap(), "one");
         assert_eq!(*cache.get(&metrics, &1, load).await.unwrap(), "one");
@@ -148,13 +143,15 @@ mod tests {
         let cache = ReadThrough::<u32, u32>::new("test", 3, Duration::from_secs(60));
         let metrics = metrics();
         let missing = cache
-            .get(&metrics, &99, || async { Err(StoreError::NotFound) })
+            .get(&metrics, &99, || async {
+                Err::<u32, _>(StoreError::NotFound)
+            })
             .await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
         assert!(cache.is_empty());
         for key in 0..10 {
             cache
-                .get(&metrics, &key, || async move { Ok(key) })
+                .get(&metrics, &key, || async move { Ok::<_, StoreError>(key) })
                 .await
                 .unwrap();
         }
@@ -169,7 +166,7 @@ mod tests {
         let value = cache
             .get(&metrics, &1, || async {
                 cache.evict(&1);
-                Ok(1)
+                Ok::<_, StoreError>(1)
             })
             .await
             .unwrap();
@@ -186,7 +183,7 @@ mod tests {
             cache
                 .get(&metrics, &1, || async {
                     reads.fetch_add(1, Ordering::SeqCst);
-                    Ok(1)
+                    Ok::<_, StoreError>(1)
                 })
                 .await
                 .unwrap();

@@ -21,6 +21,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
+pub use self::cache::ReadThrough;
 pub use self::clients::{AssertionKey, CachedClient, ClientCache};
 pub use self::notices::ChangeNotices;
 pub use self::origins::ClientOrigins;

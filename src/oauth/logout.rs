@@ -46,7 +46,7 @@ pub async fn validate_logout(state: &AppState, params: &FormRequest) -> Result<L
                 return Err(not_ours());
             }
             let now = state.clock.now();
-            let claims: HintClaims = verify_signed_by_us(&state.keys, token, now)
+            let (_, claims): (_, HintClaims) = verify_signed_by_us(&state.keys, token, now)
                 .await
                 .map_err(|_| not_ours())?;
             if claims.iss != state.issuer.as_str() {

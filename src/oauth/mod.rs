@@ -20,6 +20,7 @@ pub mod throttle;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
+pub mod verified;
 
 pub use self::error::{BackendFailure, ErrorCode, OAuthError, RETRY_AFTER_SECS};
 pub use self::request::{BasicCredentials, FormRequest, MAX_FORM_BYTES};

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::OAuthError;
 use super::lifetime::{LifetimeError, TokenKind, check_lifetime};
+use super::verified::Verified;
 use uuid::Uuid;
 
 use crate::crypto::{SigningAlgorithm, sha256_hex, sign_jwt};
@@ -163,14 +164,27 @@ pub async fn verify_access_token(
     token: &str,
     now: OffsetDateTime,
 ) -> Result<AccessTokenClaims, TokenRejection> {
-    let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
-    let typ_ok = header.typ.as_deref().is_some_and(|typ| {
-        typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || typ.eq_ignore_ascii_case("application/at+jwt")
-    });
-    if !typ_ok {
-        return Err(TokenRejection::WrongType);
+    let verify = || async {
+        let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
+        let typ_ok = header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case(ACCESS_TOKEN_TYP)
+                || typ.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(TokenRejection::WrongType);
+        }
+        let (kid, claims) = verify_signed_by_us(&state.keys, token, now).await?;
+        Ok(Verified { kid, claims })
+    };
+    let verified = state
+        .verified_tokens
+        .get(&state.metrics, token, verify)
+        .await?;
+    // Seen before or not, its key must be trusted now (a revoked key fails its tokens at once).
+    if state.keys.verifying_key(&verified.kid, now).await.is_none() {
+        return Err(TokenRejection::UnknownKey);
     }
-    let claims: AccessTokenClaims = verify_signed_by_us(&state.keys, token, now).await?;
+    let claims = verified.claims.clone();
     if claims.iss != state.issuer.as_str() {
         return Err(TokenRejection::WrongIssuer);
     }
@@ -191,12 +205,12 @@ pub async fn verify_access_token(
 /// Verifies that one of our published keys signed `token` and returns its claims. The key,
 /// found by `kid` (reloading the ring once if this instance does not know it yet), decides the
 /// algorithm; the header's `alg` must agree (no `none`, no HMAC, no algorithm confusion).
-/// Claims such as `exp` and `iat` are the caller's to check.
+/// Claims such as `exp` and `iat` are the caller's to check. Returns the key's id with them.
 pub async fn verify_signed_by_us<C: serde::de::DeserializeOwned>(
     keys: &KeyRing,
     token: &str,
     now: OffsetDateTime,
-) -> Result<C, TokenRejection> {
+) -> Result<(String, C), TokenRejection> {
     let header = decode_header(token).map_err(|_| TokenRejection::Malformed)?;
     let kid = header.kid.as_deref().ok_or(TokenRejection::UnknownKey)?;
     let key = keys
@@ -206,7 +220,10 @@ pub async fn verify_signed_by_us<C: serde::de::DeserializeOwned>(
     if header.alg != key.jwt_algorithm() {
         return Err(TokenRejection::WrongAlgorithm);
     }
-    key.decode::<C>(token).map_err(|_| TokenRejection::Invalid)
+    let claims = key
+        .decode::<C>(token)
+        .map_err(|_| TokenRejection::Invalid)?;
+    Ok((kid.to_owned(), claims))
 }
 
 /// A user's access token (RFC 9068 §2.2: `sub` is the user), tied to its grant and family.

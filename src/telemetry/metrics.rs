@@ -5,6 +5,7 @@
 //! of [`HTTP_METHODS`], an RFC error code, a backend name), never text a caller chose: anonymous
 //! requests cannot grow the registry.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,6 +14,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use crate::crypto::{DurationObserver, PasswordTimings};
 
 /// The methods counted by name; any other is counted as [`OTHER_METHOD`].
 pub const HTTP_METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -168,6 +171,7 @@ pub struct Metrics {
     key_revocations: Counter,
     change_notices: Counter,
     password_queue_wait: Histogram,
+    password_hash: Histogram,
     backend_errors: Family<BackendLabels, Counter>,
     backend_calls: Family<CallLabels, Counter>,
 }
@@ -254,6 +258,13 @@ impl Default for Metrics {
             "Time a password check waited for an argon2 slot (timed-out waits included)",
             password_queue_wait.clone(),
         );
+        // 4 ms to about 8 s: the default parameters take tens of milliseconds a core
+        let password_hash = Histogram::new(exponential_buckets(0.004, 2.0, 12));
+        registry.register(
+            "password_hash_seconds",
+            "Time one argon2 computation took once it had its slot (a sign-in, a new password)",
+            password_hash.clone(),
+        );
         let backend_errors = Family::<BackendLabels, Counter>::default();
         let backend_calls = Family::<CallLabels, Counter>::default();
         registry.register(
@@ -291,6 +302,7 @@ impl Default for Metrics {
             key_revocations,
             change_notices,
             password_queue_wait,
+            password_hash,
             backend_errors,
             backend_calls,
         };
@@ -397,11 +409,17 @@ impl Metrics {
         self.key_revocations.inc();
     }
 
-    /// Records how long password checks wait for an argon2 slot; give it to the
-    /// `PasswordHasher` (`with_queue_wait_observer`).
-    pub fn password_queue_wait_observer(&self) -> impl Fn(Duration) + Send + Sync + 'static {
-        let histogram = self.password_queue_wait.clone();
-        move |waited| histogram.observe(waited.as_secs_f64())
+    /// Records how long password checks wait for an argon2 slot and how long they compute;
+    /// give it to the `PasswordHasher` (`with_timings`).
+    pub fn password_timings(&self) -> PasswordTimings {
+        let observer = |histogram: &Histogram| -> DurationObserver {
+            let histogram = histogram.clone();
+            Arc::new(move |took: Duration| histogram.observe(took.as_secs_f64()))
+        };
+        PasswordTimings {
+            queue_wait: observer(&self.password_queue_wait),
+            compute: observer(&self.password_hash),
+        }
     }
 
     /// Makes the error series of `backend` exist at 0 before its first failure.

@@ -1,6 +1,8 @@
 //! The one composition root: binds the listener (port 0 in tests), opens the stores and the key
 //! ring, and builds the HTTP server around one `AppState`.
 
+mod background;
+
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +14,7 @@ use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
 use crate::admin::declare::{self, Change, DeclareError};
+
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, EncryptionKey, Settings};
 use crate::crypto::{PasswordError, PasswordHasher};
@@ -20,6 +23,7 @@ use crate::ephemeral::{self, EphemeralError};
 use crate::http;
 use crate::keyring::{KeyRing, KeyRingError, Pregenerated};
 use crate::oauth::throttle::RecentFailures;
+use crate::oauth::verified::VerifiedTokens;
 use crate::state::{AppState, Endpoints};
 use crate::store::{self, StoreError};
 use crate::telemetry::{self, Metrics};
@@ -111,7 +115,7 @@ impl Application {
             .map_err(StartupError::Keys)?;
         let passwords = PasswordHasher::new(&settings.passwords)
             .map_err(StartupError::Passwords)?
-            .with_queue_wait_observer(Arc::new(metrics.password_queue_wait_observer()));
+            .with_timings(metrics.password_timings());
         apply_declarations(db.as_ref(), &passwords, &settings, clock.now()).await?;
         warn_of_client_ids_like_user_subjects(db.as_ref()).await;
         let issuer = settings.issuer_for(address);
@@ -152,6 +156,11 @@ impl Application {
         let client_auth_failures = Arc::new(RecentFailures::new(
             settings.client_auth.max_remembered_failures,
         ));
+        let verified_tokens = Arc::new(VerifiedTokens::new(
+            settings.cache.max_verified_tokens,
+            // a token living longer than the default is verified again after that long
+            Duration::from_secs(u64::from(settings.tokens.access_token_ttl_secs)),
+        ));
         let state = web::Data::new(AppState {
             endpoints,
             discovery,
@@ -166,6 +175,7 @@ impl Application {
             metrics,
             client_auth_failures,
             notices,
+            verified_tokens,
         });
         let operator_routes_here = management_listener.is_none();
         let server =
@@ -180,7 +190,7 @@ impl Application {
                     })
             })
             .transpose()?;
-        let maintenance = tokio::spawn(maintain(state.clone()));
+        let maintenance = tokio::spawn(background::maintain(state.clone()));
         let management_address = management.as_ref().map(|(address, _)| *address);
         tracing::info!(
             %address,
@@ -385,120 +395,4 @@ fn build_management_server(
     .listen(listener)?
     .shutdown_timeout(shutdown_timeout);
     Ok(server.run())
-}
-
-/// The background work of an instance, until the server stops: follows the change feed and
-/// performs due key transitions.
-async fn maintain(state: web::Data<AppState>) {
-    let follow = follow_changes(state.clone());
-    let announce = announce_changes(state.clone());
-    let hear = hear_changes(state.clone());
-    let keys = maintain_keys(state.clone());
-    let purge = purge_changes(state);
-    tokio::join!(follow, announce, hear, keys, purge);
-}
-
-/// After each write to the feed from this process: applies it here at once (an admin change
-/// made through `/v1` holds on this instance before the response is read) and tells the
-/// other instances (src/current/notices.rs).
-async fn announce_changes(state: web::Data<AppState>) {
-    let bell = state.db.change_bell();
-    loop {
-        bell.rung().await;
-        state.notices.announce().await;
-        catch_up(&state, "after a local change").await;
-    }
-}
-
-/// Reads the feed whenever another instance says it moved.
-async fn hear_changes(state: web::Data<AppState>) {
-    let heard = tokio::sync::Notify::new();
-    let listen = state.notices.listen(&heard, &state.metrics);
-    let apply = async {
-        loop {
-            heard.notified().await;
-            catch_up(&state, "after a change notice").await;
-        }
-    };
-    tokio::join!(listen, apply);
-}
-
-/// One read of the feed outside the poll; a failure is the poll's to report and retry.
-async fn catch_up(state: &AppState, why: &'static str) {
-    if let Err(error) = state.current.sync(state.clock.now()).await {
-        tracing::debug!(%error, why, "could not read the change feed");
-    }
-}
-
-/// Reads the change feed every `cache.poll_interval_ms`, so what another instance (or the CLI)
-/// revoked or changed holds here too.
-async fn follow_changes(state: web::Data<AppState>) {
-    let mut ticks = tokio::time::interval(state.current.policy().poll_interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
-    loop {
-        ticks.tick().await;
-        match state.current.sync(state.clock.now()).await {
-            Ok(_) => {
-                if failing {
-                    tracing::info!("the change feed is readable again");
-                    // Clients may have changed unseen meanwhile only if rows were purged; the
-                    // re-read covers the rest. Drop them anyway: it costs one read each.
-                    state.current.clients.clear();
-                    failing = false;
-                }
-            }
-            Err(error) => {
-                if !failing {
-                    tracing::warn!(%error, "cannot read the change feed; will retry");
-                }
-                failing = true;
-            }
-        }
-    }
-}
-
-/// Deletes expired rows of the change feed, a bounded batch a minute.
-async fn purge_changes(state: web::Data<AppState>) {
-    let mut ticks = tokio::time::interval(Duration::from_secs(60));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        // A day past expiry: an instance that was away a while can still read what it missed.
-        let cutoff = state.clock.now() - time::Duration::days(1);
-        if let Err(error) = state.db.purge_changes(cutoff, 10_000).await {
-            tracing::warn!(%error, "could not purge the change feed");
-        }
-    }
-}
-
-/// Performs due key transitions and picks up other instances' changes, until the server stops.
-async fn maintain_keys(state: web::Data<AppState>) {
-    let period = Duration::from_secs(state.settings.keys.refresh_interval_secs);
-    let mut ticks = tokio::time::interval(period);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
-    loop {
-        ticks.tick().await;
-        if let Err(error) = state.keys.maintain(state.clock.now(), "system").await {
-            tracing::warn!(%error, "key ring maintenance failed; will retry");
-        }
-        purge_idempotency_records(&state).await;
-    }
-}
-
-/// The most expired idempotency records one maintenance tick deletes, so a purge never holds
-/// the table for long; a backlog shrinks by this much a tick.
-const IDEMPOTENCY_PURGE_BATCH: u32 = 1000;
-
-/// Deletes a batch of expired idempotency records; a failure waits for the next tick.
-async fn purge_idempotency_records(state: &AppState) {
-    let purge = state
-        .db
-        .purge_expired_idempotency_records(state.clock.now(), IDEMPOTENCY_PURGE_BATCH);
-    match purge.await {
-        Ok(0) => {}
-        Ok(purged) => tracing::debug!(purged, "purged expired idempotency records"),
-        Err(error) => tracing::warn!(%error, "purging idempotency records failed; will retry"),
-    }
 }
