@@ -37,41 +37,22 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-bin="$(realpath "${bin:-${CARGO_TARGET_DIR:-target}/release/gatehouse}")"
-[ -x "$bin" ] || { echo "build first: cargo build --release" >&2; exit 1; }
+. bench/lib.sh
+bin="$(bench_binary "$bin")"
 command -v callgrind_control >/dev/null || { echo "install valgrind: apt-get install -y valgrind" >&2; exit 1; }
 
-work=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-cd "$work"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+bench_workdir
+port=$(bench_free_port)
 export GATEHOUSE_SERVER__BIND="127.0.0.1:$port" GATEHOUSE_LOG__LEVEL=warn
 export GATEHOUSE_SERVER__WORKERS=1 GATEHOUSE_SERVER__SHUTDOWN_TIMEOUT_SECS=1
 export GATEHOUSE_CACHE__POLL_INTERVAL_MS=1000 GATEHOUSE_CACHE__CLIENT_TTL_SECS=86400
 export GATEHOUSE_KEYS__REFRESH_INTERVAL_SECS=86400
-field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
-created=$("$bin" clients create --name instructions --scope read --output json 2>/dev/null)
-id=$(printf '%s' "$created" | field client_id)
-secret=$(printf '%s' "$created" | field client_secret)
+bench_client "$bin" instructions
 
 # Uninstrumented until told: start-up (key generation) and warm-up run at near native speed.
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
-  "$bin" serve >server.out 2>server.log &
-server=$!
-for _ in $(seq 1 600); do
-  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server" 2>/dev/null || { cat server.log >&2; exit 1; }
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+bench_serve "http://127.0.0.1:$port/readyz" server.log \
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/callgrind.out" \
+  "$bin" serve
 
 # Sends N requests of a scenario over one keep-alive connection; fails on an unexpected answer.
 cat >drive.py <<'PY'

@@ -23,18 +23,11 @@ for tool in perf callgrind_control wrk inferno-flamegraph; do
   }
 done
 cargo build --locked --profile profiling --bin gatehouse
-bin="$(realpath "${CARGO_TARGET_DIR:-target}/profiling/gatehouse")"
+. bench/lib.sh
+bin="$(bench_binary "${CARGO_TARGET_DIR:-target}/profiling/gatehouse")"
 mkdir -p "$out"
-work=$(mktemp -d)
-server=""
-cleanup() {
-  if [ -n "$server" ]; then
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
+cd "$root"
 
 # 1. Deterministic: callgrind's counts, by layer and by function.
 bash bench/instructions.sh --keep "$work/callgrind" "$bin" | tee "$work/counts"
@@ -45,22 +38,12 @@ echo "wrote $out/client_credentials-$label.txt"
 
 # 2. Sampled: the same server natively, under load, seen by perf.
 cd "$work"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(bench_free_port)
 export GATEHOUSE_SERVER__BIND="127.0.0.1:$port" GATEHOUSE_LOG__LEVEL=warn
 export GATEHOUSE_SERVER__WORKERS=1 GATEHOUSE_SERVER__SHUTDOWN_TIMEOUT_SECS=1
-field() { python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
-created=$("$bin" clients create --name profile --scope read --output json 2>/dev/null)
-id=$(printf '%s' "$created" | field client_id)
-secret=$(printf '%s' "$created" | field client_secret)
-"$bin" serve >server.out 2>server.log &
-server=$!
-until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.1; done
-cat >post.lua <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials&scope=read"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$id" "$secret" | base64 -w0)"
-LUA
+bench_client "$bin" profile
+bench_serve "http://127.0.0.1:$port/readyz" server.log "$bin" serve
+bench_post_lua post.lua "grant_type=client_credentials&scope=read"
 wrk -t1 -c8 -d2s -s post.lua "http://127.0.0.1:$port/oauth2/token" >/dev/null
 perf record -q -F 499 --call-graph dwarf,65528 -p "$server" -o perf.data -- sleep "$seconds" &
 recorder=$!

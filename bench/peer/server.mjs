@@ -1,5 +1,5 @@
 // The peer of bench/side-by-side.sh: panva's oidc-provider, configured to do the work Gatehouse
-// does for the same requests (see bench/README.md, "Side by side", for what still differs).
+// does for the same requests (see BENCHMARKS.md, "Side by side with oidc-provider", for what differs).
 //
 //   PORT=18090 PEER_SECRET=... node bench/peer/server.mjs
 //
