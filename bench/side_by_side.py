@@ -343,7 +343,8 @@ def render(rows, peaks, idles):
     cpu_model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
     lines = [f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores ({cpu_model}), "
              f"{SECONDS:g} s per run, median of {RUNS['pinned']} pinned and {RUNS['unpinned']} unpinned run(s); "
-             f"Gatehouse {subprocess.run([GATEHOUSE, '--version'], capture_output=True, text=True).stdout.strip()}, "
+             f"{subprocess.run([GATEHOUSE, '--version'], capture_output=True, text=True).stdout.strip()} "
+             f"(the checkout at {subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True).stdout.strip() or '?'}), "
              f"oidc-provider {json.load(open(os.path.join(HERE, 'peer', 'node_modules', 'oidc-provider', 'package.json')))['version']} "
              f"on Node.js {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}.", ""]
     for pinning in PINNING:
