@@ -14,6 +14,7 @@ pub mod http;
 pub mod keyring;
 pub mod oauth;
 pub mod origin;
+pub mod signin;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The authorization endpoint and the pages a person sees: sign in, consent, errors.
-//! Handlers stay thin: the decisions are in `oauth::authorize` and `oauth::interaction`.
+//! Handlers stay thin: the decisions are in `oauth::authorize`, `oauth::interaction` and
+//! `signin` (the sign-in steps).
 
 mod cookies;
 mod logout;
@@ -17,20 +18,19 @@ use self::responses::{
 };
 pub use self::templates::get_stylesheet;
 use self::templates::{ErrorPage, render};
-use crate::crypto::{Password, PasswordError, Verification};
-use crate::domain::{Client, User, Username};
+use crate::crypto::Password;
+use crate::domain::{Client, User};
 use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
 use crate::oauth::interaction::{
-    INTERACTION_LIFETIME, Interaction, Next, Session, create_session, error_redirect,
-    finish_interaction, issue_code_redirect, load_interaction, load_session, next_step,
-    save_interaction, start_interaction,
+    INTERACTION_LIFETIME, Interaction, Next, Session, error_redirect, finish_interaction,
+    issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
+    start_interaction,
 };
-use crate::oauth::throttle::Throttle;
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
+use crate::signin::{Outcome, SignedIn, password};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::telemetry::{Metrics, SignIn};
 
 /// `GET /oauth2/authorize` (RFC 6749 §4.1.1).
 pub async fn get_authorize(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -137,7 +137,7 @@ async fn proceed(
     }
 }
 
-/// `POST /interaction/{id}/login`: checks the password, starts a session, goes on.
+/// `POST /interaction/{id}/login`: the password step (`signin::password`), then on.
 pub async fn post_login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -151,131 +151,78 @@ pub async fn post_login(
             Ok(opened) => opened,
             Err(response) => return response,
         };
-    let typed = form.get("username").unwrap_or_default().to_owned();
+    let typed = form.get("username").unwrap_or_default();
     let password = Password::new(form.get("password").unwrap_or_default().to_owned());
-    let throttle = Throttle::new(
-        state.ephemeral.as_ref(),
-        "sign-in",
-        &typed,
-        client_address(&req).ip(),
-        state.settings.sessions.sign_in_limits(),
-    );
-    let metrics = &state.metrics;
-    match throttle.admit().await {
-        Ok(None) => {}
-        Ok(Some(refusal)) => {
-            tracing::info!(
-                reason = refusal.as_str(),
-                "sign-in refused: too many failures"
-            );
-            metrics.sign_in(SignIn::Throttled);
-            return too_many_attempts_page(throttle.retry_after());
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot count the sign-in attempt");
-            return sign_in_unavailable(metrics);
-        }
-    }
-    let user = match Username::parse(&typed) {
-        Ok(username) => match state.db.find_user_by_username(&username).await {
-            Ok(user) => Some(user),
-            Err(StoreError::NotFound) => None,
-            Err(error) => {
-                metrics.sign_in(SignIn::Unavailable);
-                return error_page(&OAuthError::from_backend(error));
-            }
-        },
-        Err(_) => None,
-    }
-    .filter(|user| !user.disabled);
-    let stored = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let verification = match state.passwords.verify(&password, stored).await {
-        Ok(verification) => verification,
-        Err(PasswordError::Busy) => return sign_in_unavailable(metrics),
-        Err(error) => {
-            metrics.sign_in(SignIn::Error);
-            tracing::error!(%error, "password verification failed");
-            return error_page(&OAuthError::server_error(anyhow::anyhow!(
-                "password check failed"
-            )));
-        }
+    let from = client_address(&req).ip();
+    let attempt = password::Attempt {
+        username: typed,
+        password: &password,
+        from,
     };
-    let (Verification::Valid { needs_rehash }, Some(user)) = (verification, user) else {
-        if let Err(error) = throttle.failed().await {
-            tracing::warn!(%error, "cannot count the failed sign-in");
-            return sign_in_unavailable(metrics);
+    match password::sign_in(&state, &id, &mut interaction, attempt).await {
+        Outcome::SignedIn(signed_in) => {
+            let request = interaction.request.clone();
+            go_on_signed_in(&state, &client, &id, request, *signed_in, &cookies, from).await
         }
-        metrics.sign_in(SignIn::WrongCredentials);
-        // One message and one timing for a wrong name or a wrong password.
-        let message = "Incorrect username or password.";
-        return login_page(
-            &client,
-            &interaction,
-            &id,
-            &typed,
-            Some(message),
-            // not 401: that would need a WWW-Authenticate challenge (RFC 9110 §15.5.2), and a
-            // login form is no HTTP authentication scheme
-            StatusCode::BAD_REQUEST,
-        );
-    };
-    if let Err(error) = throttle.succeeded().await {
-        tracing::warn!(%error, "could not clear the failed sign-in count");
+        // One message and one timing for a wrong name or a wrong password; not 401, which needs
+        // a WWW-Authenticate challenge (RFC 9110 §15.5.2) that no login form has.
+        Outcome::WrongCredentials => {
+            let message = Some("Incorrect username or password.");
+            login_page(
+                &client,
+                &interaction,
+                &id,
+                typed,
+                message,
+                StatusCode::BAD_REQUEST,
+            )
+        }
+        Outcome::Throttled { retry_after } => too_many_attempts_page(retry_after),
+        Outcome::Unavailable => unavailable_page(),
+        Outcome::Failed => failed_page(),
     }
-    if needs_rehash {
-        upgrade_hash(&state, &user, &password).await;
-    }
-    let now = state.clock.now();
-    let session = Session {
-        user_id: user.id,
-        auth_time: now.unix_timestamp(),
-    };
+}
+
+/// After a sign-in: the authorization goes on with the new session, whose cookie the response
+/// sets. The sign-in interaction is over once it went on: back to the client (303), or to
+/// consent (200) under an interaction of its own, which takes over the pending count. After an
+/// error page (an outage) it stays, so the same form can be sent again.
+async fn go_on_signed_in(
+    state: &AppState,
+    client: &Client,
+    id: &str,
+    request: AuthorizationRequest,
+    signed_in: SignedIn,
+    cookies: &Cookies,
+    from: std::net::IpAddr,
+) -> HttpResponse {
+    let SignedIn {
+        user,
+        session,
+        session_id,
+    } = signed_in;
+    let signed_in = Some((user, session));
+    let mut response = proceed(state, client, request, signed_in, true, cookies, from).await;
     let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
-    let session_id = match create_session(state.ephemeral.as_ref(), session, lifetime).await {
-        Ok(session_id) => session_id,
-        Err(error) => {
-            metrics.sign_in(SignIn::Unavailable);
-            return error_page(&OAuthError::from_backend(error));
-        }
-    };
-    interaction.session = Some(session);
-    if let Err(error) = save_interaction(state.ephemeral.as_ref(), &id, &interaction).await {
-        metrics.sign_in(SignIn::Unavailable);
-        return error_page(&OAuthError::from_backend(error));
-    }
-    metrics.sign_in(SignIn::Success);
-    let mut response = proceed(
-        &state,
-        &client,
-        interaction.request.clone(),
-        Some((user, session)),
-        true,
-        &cookies,
-        client_address(&req).ip(),
-    )
-    .await;
     cookies.attach(&mut response, cookies.session_cookie(&session_id, lifetime));
-    // Signed in, the login interaction is over once the authorization went on: back to the
-    // client (303), or to consent (200) under an interaction of its own, which takes over the
-    // pending count. After an error page (an outage) it stays, so the same form can be sent
-    // again.
     let release = match response.status() {
-        StatusCode::SEE_OTHER => Some(Some(client_address(&req).ip())),
+        StatusCode::SEE_OTHER => Some(Some(from)),
         StatusCode::OK => Some(None),
         _ => None,
     };
     if let Some(release) = release
-        && let Err(error) = finish_interaction(state.ephemeral.as_ref(), &id, release).await
+        && let Err(error) = finish_interaction(state.ephemeral.as_ref(), id, release).await
     {
         tracing::warn!(%error, "could not end the sign-in interaction");
     }
     response
 }
 
-/// The unavailable page for a sign-in, counted.
-fn sign_in_unavailable(metrics: &Metrics) -> HttpResponse {
-    metrics.sign_in(SignIn::Unavailable);
-    unavailable_page()
+/// 500 for a defect in a sign-in (already logged with its cause).
+fn failed_page() -> HttpResponse {
+    error_page(&OAuthError::server_error(anyhow::anyhow!(
+        "the sign-in failed"
+    )))
 }
 
 /// `POST /interaction/{id}/consent`: records the decision and returns to the client.
@@ -420,26 +367,6 @@ async fn signed_in_user(
         Ok(user) if !user.disabled => Ok(Some((user, session))),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(error) => Err(OAuthError::from_backend(error)),
-    }
-}
-
-async fn upgrade_hash(state: &AppState, user: &User, password: &Password) {
-    match state.passwords.hash(password).await {
-        Ok(hash) => {
-            if let Err(error) = state
-                .db
-                .upgrade_password_hash(
-                    user.id,
-                    user.password_hash.as_deref().unwrap_or_default(),
-                    hash.as_str(),
-                    state.clock.now(),
-                )
-                .await
-            {
-                tracing::warn!(%error, "could not upgrade a password hash");
-            }
-        }
-        Err(error) => tracing::warn!(%error, "could not rehash a password"),
     }
 }
 
