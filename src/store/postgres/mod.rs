@@ -31,8 +31,9 @@ pub struct PgStore {
     bell: super::ChangeBell,
     /// Behind a transaction pooler: the `BEGIN` every statement runs after.
     begin: Option<String>,
-    /// Behind a transaction pooler: PostgreSQL itself, for migrations.
-    direct_url: Option<String>,
+    /// Behind a transaction pooler: PostgreSQL itself, for migrations. A `DatabaseUrl`, whose
+    /// `Debug` hides the password (this struct's `Debug` prints it).
+    direct_url: Option<DatabaseUrl>,
 }
 
 impl PgStore {
@@ -62,7 +63,7 @@ impl PgStore {
             .acquire_timeout(timeout)
             .connect_lazy_with(options);
         let direct_url = match (&settings.direct_url, settings.pooler) {
-            (Some(DatabaseUrl::Postgres(direct)), Pooler::Transaction) => Some(direct.clone()),
+            (Some(direct @ DatabaseUrl::Postgres(_)), Pooler::Transaction) => Some(direct.clone()),
             _ => None,
         };
         Ok(Self {
@@ -109,7 +110,8 @@ impl Database for PgStore {
                  \"transaction\"): set database.direct_url to PostgreSQL itself"
             )));
         };
-        let options = PgConnectOptions::from_str(direct)?.application_name("gatehouse-migrate");
+        let options =
+            PgConnectOptions::from_str(direct.as_str())?.application_name("gatehouse-migrate");
         let pool = PgPoolOptions::new()
             .max_connections(1)
             .acquire_timeout(self.timeout)
@@ -162,4 +164,28 @@ async fn applied_count(pool: &PgPool) -> usize {
         .fetch_one(pool)
         .await
         .map_or(0, |n| usize::try_from(n).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn debug_output_never_shows_a_database_password() {
+        let settings = DatabaseSettings {
+            url: DatabaseUrl::Postgres("postgres://app:hunter2@pooler:6432/gatehouse".into()),
+            pooler: Pooler::Transaction,
+            direct_url: Some(DatabaseUrl::Postgres(
+                "postgres://app:hunter3@db:5432/gatehouse".into(),
+            )),
+            ..DatabaseSettings::default()
+        };
+        // Lazy: no connection is opened, so no server is needed.
+        let store = PgStore::connect(settings.url.as_str(), &settings)
+            .await
+            .unwrap();
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(!shown.contains("hunter3"), "{shown}");
+    }
 }
