@@ -171,33 +171,23 @@ async fn three_instances_on_postgres_and_redis() {
 
 #[tokio::test]
 async fn three_instances_through_a_transaction_pooler_and_redis_sentinel() {
-    let (Some(pooler), Some(sentinel)) =
-        (common::postgres_pooler_url(), common::redis_sentinel_url())
-    else {
-        return;
-    };
-    let Some(apps) = three_instances(|s| {
-        through_the_pooler(s, &pooler);
-        s.ephemeral.url = EphemeralUrl::Redis(sentinel);
-    })
-    .await
-    else {
-        return;
-    };
-    client_credentials_everywhere_and_a_disable_everywhere(&apps).await;
-    a_code_flow_across_three_instances(&apps).await;
+    three_instances_through_the_pooler_and(common::redis_sentinel_url()).await;
 }
 
 #[tokio::test]
 async fn three_instances_through_a_transaction_pooler_and_a_redis_cluster() {
-    let (Some(pooler), Some(cluster)) =
-        (common::postgres_pooler_url(), common::redis_cluster_url())
-    else {
+    three_instances_through_the_pooler_and(common::redis_cluster_url()).await;
+}
+
+/// The same checks as on plain PostgreSQL and Redis, with PgBouncer in transaction mode in
+/// front of PostgreSQL and `redis` (a Sentinel or Cluster URL) as the ephemeral store.
+async fn three_instances_through_the_pooler_and(redis: Option<String>) {
+    let (Some(pooler), Some(redis)) = (common::postgres_pooler_url(), redis) else {
         return;
     };
     let Some(apps) = three_instances(|s| {
         through_the_pooler(s, &pooler);
-        s.ephemeral.url = EphemeralUrl::Redis(cluster);
+        s.ephemeral.url = EphemeralUrl::Redis(redis);
     })
     .await
     else {
