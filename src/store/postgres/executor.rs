@@ -41,7 +41,7 @@ impl<'q, E: Execute<'q, Postgres>> Execute<'q, Postgres> for Unnamed<E> {
 }
 
 /// A statement outside any transaction of the caller's: straight on the pool, or behind a
-/// transaction pooler in a transaction of its own, opened by `begin`.
+/// transaction pooler in a [`Tx`] of its own.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Db<'p> {
     pub(super) pool: &'p PgPool,
@@ -60,14 +60,13 @@ impl<'p> Executor<'p> for Db<'p> {
         'p: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let Some(begin) = self.begin else {
+        if self.begin.is_none() {
             return self.pool.fetch_many(query);
-        };
-        let pool = self.pool;
+        }
         // Read whole before the commit: the store's results are small (lists are paged).
         futures_util::stream::once(async move {
-            let mut tx = pool.begin_with(AssertSqlSafe(begin.to_owned())).await?;
-            let steps: Vec<_> = (&mut *tx).fetch_many(Unnamed(query)).try_collect().await?;
+            let mut tx = Tx::begin(self).await?;
+            let steps: Vec<_> = (&mut tx).fetch_many(query).try_collect().await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(futures_util::stream::iter(steps.into_iter().map(Ok)))
         })
@@ -83,13 +82,12 @@ impl<'p> Executor<'p> for Db<'p> {
         'p: 'e,
         E: 'q + Execute<'q, Postgres>,
     {
-        let Some(begin) = self.begin else {
+        if self.begin.is_none() {
             return self.pool.fetch_optional(query);
-        };
-        let pool = self.pool;
+        }
         Box::pin(async move {
-            let mut tx = pool.begin_with(AssertSqlSafe(begin.to_owned())).await?;
-            let row = (&mut *tx).fetch_optional(Unnamed(query)).await?;
+            let mut tx = Tx::begin(self).await?;
+            let row = (&mut tx).fetch_optional(query).await?;
             tx.commit().await?;
             Ok(row)
         })
