@@ -125,13 +125,12 @@ fn backend_failed(
     doing: &'static str,
     error: &(impl BackendFailure + std::fmt::Display),
 ) -> Outcome {
+    state.metrics.sign_in(SignIn::Unavailable);
     if error.is_unavailable() {
         tracing::warn!(%error, doing, "sign-in unavailable: a backend did not answer");
-        state.metrics.sign_in(SignIn::Unavailable);
         Outcome::Unavailable
     } else {
         tracing::error!(%error, doing, "sign-in failed: a backend refused");
-        state.metrics.sign_in(SignIn::Unavailable);
         Outcome::Failed
     }
 }
