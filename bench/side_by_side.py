@@ -14,7 +14,6 @@ import re
 import secrets
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,6 +103,8 @@ class Server:
         self.jwks = discovery["jwks_uri"]
         self.metrics = metrics
         self.extra = extra or []  # extra driver arguments (the peer's prompt)
+        self.introspect_token = None  # set once the server can issue it
+        self.database = None  # the PostgreSQL database to drop afterwards, if any
         self.idle_rss = memory_mib(process.pid, "VmRSS")
 
     def stop(self):
@@ -193,7 +194,7 @@ def start_gatehouse(layout, pinning, work):
 
 
 def drop_database(server):
-    if getattr(server, "database", None):
+    if server.database:
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc",
                         f"DROP DATABASE IF EXISTS {server.database} WITH (FORCE)"], stdout=subprocess.DEVNULL)
 
