@@ -212,7 +212,8 @@ pub struct TokenSettings {
     /// A family of refresh tokens ends this long after its first token, however it is used.
     pub refresh_token_absolute_secs: u64,
     /// How long a confidential client may present a rotated refresh token again to receive the
-    /// same response, while that response's refresh token is unused (RFC 9700 §4.14.2).
+    /// same successor (and a new access token), while that successor is unused (RFC 9700
+    /// §4.14.2).
     pub refresh_token_grace_secs: u64,
     /// The same for public clients; 0 (the default) means none: a public client's reused
     /// refresh token revokes its grant at once.

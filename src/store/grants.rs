@@ -33,6 +33,9 @@ pub struct RefreshTokenRecord {
     pub expires_at: OffsetDateTime,
     pub used_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// Once rotated within a grace window: the successor, sealed under a key derived from this
+    /// token (RFC 9700 §4.14.2; see `oauth::grants::refresh_token::grace`).
+    pub sealed_successor: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for RefreshTokenRecord {
@@ -93,11 +96,13 @@ pub trait RefreshTokenStore: Send + Sync {
     async fn find_refresh_token(&self, digest: &[u8; 32])
     -> Result<RefreshTokenRecord, StoreError>;
 
-    /// In one transaction: marks `old_id` used if it is still unused and live, and stores `new`.
-    /// Of two concurrent rotations of one token, exactly one is `Rotated`.
+    /// In one transaction: marks `old_id` used if it is still unused and live, keeping
+    /// `sealed_successor` in its row, and stores `new`. Of two concurrent rotations of one
+    /// token, exactly one is `Rotated`.
     async fn rotate_refresh_token(
         &self,
         old_id: Uuid,
+        sealed_successor: Option<&[u8]>,
         new: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError>;

@@ -121,7 +121,7 @@ counted!(GrantStore {
 counted!(RefreshTokenStore {
     fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> ();
     fn find_refresh_token(&self, digest: &[u8; 32]) -> RefreshTokenRecord;
-    fn rotate_refresh_token(&self, old_id: Uuid, new: &RefreshTokenRecord, now: OffsetDateTime) -> Rotation;
+    fn rotate_refresh_token(&self, old_id: Uuid, sealed_successor: Option<&[u8]>, new: &RefreshTokenRecord, now: OffsetDateTime) -> Rotation;
     fn revoke_refresh_family(&self, family_id: Uuid, now: OffsetDateTime) -> u64;
 });
 

@@ -344,6 +344,35 @@ async fn revocations_outlive_the_ephemeral_store(backend: Backend) {
     }
 }
 
+/// RFC 9700 §4.14.2's grace window lives in the database: a client whose rotation answer was
+/// lost gets the same successor from another instance after the ephemeral store emptied, and
+/// once that successor is used, the replay revokes the grant.
+async fn a_lost_refresh_answer_is_recovered_on_another_instance_after_the_ephemeral_store_empties(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, rs, signed_in, _) = signed_in(&app).await;
+    let first = signed_in.refresh_token.as_deref().unwrap();
+    let response = refresh(&app, &client, first, &[]).await;
+    assert_eq!(response.status(), 200);
+    let answered: Value = response.json().await.unwrap();
+
+    empty_ephemeral_store(&app).await;
+    let restarted = app.spawn_instance().await;
+    let response = refresh(&restarted, &client, first, &[]).await;
+
+    assert_eq!(response.status(), 200);
+    let replayed: Value = response.json().await.unwrap();
+    assert_eq!(replayed["refresh_token"], answered["refresh_token"]);
+    let successor = replayed["refresh_token"].as_str().unwrap();
+    let next = refresh(&restarted, &client, successor, &[]).await;
+    assert_eq!(next.status(), 200);
+    assert_refresh_refused(&app, &client, first).await;
+    assert!(!active(&app, replayed["access_token"].as_str().unwrap(), &rs).await);
+}
+
 crate::on_every_backend!(
     a_disabled_user_loses_every_token_on_every_instance,
     a_deleted_user_loses_every_token_on_every_instance,
@@ -354,4 +383,5 @@ crate::on_every_backend!(
     signing_out_everywhere_ends_sessions_grants_and_tokens,
     a_password_reset_ends_sessions_and_refresh_tokens,
     revocations_outlive_the_ephemeral_store,
+    a_lost_refresh_answer_is_recovered_on_another_instance_after_the_ephemeral_store_empties,
 );

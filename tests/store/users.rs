@@ -56,6 +56,7 @@ fn token(grant_id: Uuid, family_id: Uuid, byte: u8, at: i64) -> RefreshTokenReco
         expires_at: t(at + 3600),
         used_at: None,
         revoked_at: None,
+        sealed_successor: None,
     }
 }
 
@@ -312,8 +313,8 @@ async fn a_refresh_token_rotates_exactly_once_even_concurrently(db: Arc<dyn Data
     let (a, b) = (successor(2), successor(3));
 
     let (first, second) = tokio::join!(
-        db.rotate_refresh_token(old.id, &a, t(2)),
-        db.rotate_refresh_token(old.id, &b, t(2))
+        db.rotate_refresh_token(old.id, Some(b"sealed for 2"), &a, t(2)),
+        db.rotate_refresh_token(old.id, Some(b"sealed for 3"), &b, t(2))
     );
 
     let outcomes = [first.unwrap(), second.unwrap()];
@@ -322,9 +323,17 @@ async fn a_refresh_token_rotates_exactly_once_even_concurrently(db: Arc<dyn Data
         1,
         "{outcomes:?}"
     );
+    let rotated = db.find_refresh_token(&[1; 32]).await.unwrap();
+    assert_eq!(rotated.used_at, Some(t(2)));
+    let kept: &[u8] = if outcomes[0] == Rotation::Rotated {
+        b"sealed for 2"
+    } else {
+        b"sealed for 3"
+    };
     assert_eq!(
-        db.find_refresh_token(&[1; 32]).await.unwrap().used_at,
-        Some(t(2))
+        rotated.sealed_successor.as_deref(),
+        Some(kept),
+        "the winner's successor is kept in the rotated row"
     );
     let stored = [
         db.find_refresh_token(&[2; 32]).await,

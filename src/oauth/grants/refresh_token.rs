@@ -3,7 +3,7 @@
 //! still holds the grant type (checked by the token endpoint), and the scopes are the token's
 //! intersected with the client's current ones. A used token presented again revokes its whole
 //! grant, except within a confidential client's grace window, where the client that lost the
-//! response gets the same pair again while that pair's refresh token is still unused.
+//! response gets the same successor again (with a new access token) while it is still unused.
 
 mod grace;
 
@@ -12,7 +12,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use self::grace::{grace_window, recall_grace, remember_for_grace, successor_unused, within_grace};
+use self::grace::{grace_window, open_successor, seal_successor, successor_unused, within_grace};
 use crate::crypto::{random_token, sha256};
 use crate::domain::{Client, ScopeSet, User};
 use crate::oauth::id_token::{IdTokenRequest, id_token_algorithm, issue_id_token};
@@ -41,9 +41,10 @@ pub async fn exchange(
     let user = ensure_user_active(state, &grant).await?;
     ensure_family_stands(state, &record, now).await?;
     // RFC 9700 §4.14.2: any presentation of a used token is a reuse, whatever else it asks.
-    if let Some(used_at) = record.used_at {
-        return reused(state, client, &record, presented, used_at, now).await;
-    }
+    let kept = match record.used_at {
+        Some(used_at) => Some(reused(state, client, &record, presented, used_at, now).await?),
+        None => None,
+    };
     ensure_offline_access_allowed(client)?;
     let scope = allowed_scope(client, &record.scopes, form.get("scope"))?;
     // The tokens are signed before the rotation, so that a signing failure leaves the presented
@@ -59,26 +60,54 @@ pub async fn exchange(
         now,
     )?;
     let id_token = refreshed_id_token(state, client, &user, &record, &scope, &access_token, now)?;
-    let successor = random_token();
-    match state
-        .db
-        .rotate_refresh_token(record.id, &successor_record(&record, &successor, now), now)
-        .await
-        .map_err(OAuthError::from_backend)?
-    {
-        Rotation::Rotated => {}
-        Rotation::Lost => return reused(state, client, &record, presented, now, now).await,
-    }
-    let response = TokenResponse {
+    let refresh_token = match kept {
+        Some(successor) => successor,
+        None => rotate(state, client, &record, presented, now).await?,
+    };
+    Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: lifetime,
         scope: (!scope.is_empty()).then(|| scope.to_delimited()),
-        refresh_token: Some(successor),
+        refresh_token: Some(refresh_token),
         id_token,
-    };
-    remember_for_grace(state, client, presented, &response).await;
-    Ok(response)
+    })
+}
+
+/// Replaces `record` by a new token and returns it; the successor is kept in `record`'s row,
+/// sealed, for the grace window.
+async fn rotate(
+    state: &AppState,
+    client: &Client,
+    record: &RefreshTokenRecord,
+    presented: &str,
+    now: OffsetDateTime,
+) -> Result<String, OAuthError> {
+    let successor = random_token();
+    let sealed = seal_successor(state, client, presented, &successor);
+    match state
+        .db
+        .rotate_refresh_token(
+            record.id,
+            sealed.as_deref(),
+            &successor_record(record, &successor, now),
+            now,
+        )
+        .await
+        .map_err(OAuthError::from_backend)?
+    {
+        Rotation::Rotated => Ok(successor),
+        // A concurrent request rotated (or revoked) the same token first: this one is its replay.
+        Rotation::Lost => {
+            let record = find_presented(state, presented).await?;
+            match (record.used_at, record.revoked_at) {
+                (Some(used_at), None) => {
+                    reused(state, client, &record, presented, used_at, now).await
+                }
+                _ => Err(invalid()),
+            }
+        }
+    }
 }
 
 /// The stored token with the presented value's digest.
@@ -269,6 +298,7 @@ fn successor_record(
         expires_at: record.expires_at,
         used_at: None,
         revoked_at: None,
+        sealed_successor: None,
     }
 }
 
@@ -283,7 +313,7 @@ pub fn live_until(record: &RefreshTokenRecord, idle_secs: u64) -> OffsetDateTime
         })
 }
 
-/// A used token again: the same answer within the grace window while its successor is unused,
+/// A used token again: its successor within the grace window while that successor is unused,
 /// else the grant is revoked (RFC 9700 §4.14.2: "the authorization server cannot determine
 /// which party submitted the invalid refresh token", so it revokes the active one too).
 async fn reused(
@@ -293,17 +323,18 @@ async fn reused(
     presented: &str,
     used_at: OffsetDateTime,
     now: OffsetDateTime,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<String, OAuthError> {
     if within_grace(grace_window(state, client), used_at, now) {
-        match recall_grace(state, presented).await {
-            Some(response) if successor_unused(state, &response).await? => return Ok(response),
+        match open_successor(record, presented) {
+            Some(successor) if successor_unused(state, &successor).await? => return Ok(successor),
             // the successor was used: whoever presents its parent now is not the client that
             // lost a response
             Some(_) => {}
-            // a concurrent rotation won and has not answered yet: refuse this one, revoke nothing
+            // rotated with no successor kept (by a version before it was kept, or while the
+            // client had no grace window): refuse this one, revoke nothing
             None => {
                 return Err(OAuthError::invalid_grant(
-                    "the refresh token is being rotated",
+                    "the refresh token was already rotated",
                 ));
             }
         }
@@ -317,7 +348,7 @@ async fn revoke_on_reuse(
     state: &AppState,
     record: &RefreshTokenRecord,
     now: OffsetDateTime,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<String, OAuthError> {
     state.metrics.reuse_detected(Reuse::RefreshToken);
     tracing::warn!(grant_id = %record.grant_id, "refresh token reused; revoking its grant");
     if let Err(error) = state.db.revoke_grant(record.grant_id, now).await {
@@ -352,6 +383,7 @@ pub async fn issue_refresh_token(
         expires_at: now + absolute,
         used_at: None,
         revoked_at: None,
+        sealed_successor: None,
     };
     state
         .db
@@ -400,6 +432,7 @@ mod tests {
             expires_at: at(expires_at),
             used_at: None,
             revoked_at: None,
+            sealed_successor: None,
         }
     }
 

@@ -51,6 +51,7 @@ struct TokenRow {
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
     revoked_at: Option<OffsetDateTime>,
+    sealed_successor: Option<Vec<u8>>,
 }
 
 impl TryFrom<TokenRow> for RefreshTokenRecord {
@@ -72,6 +73,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
             expires_at: row.expires_at,
             used_at: row.used_at,
             revoked_at: row.revoked_at,
+            sealed_successor: row.sealed_successor,
         })
     }
 }
@@ -208,6 +210,7 @@ impl RefreshTokenStore for PgStore {
     async fn rotate_refresh_token(
         &self,
         old_id: Uuid,
+        sealed_successor: Option<&[u8]>,
         new: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
@@ -215,10 +218,11 @@ impl RefreshTokenStore for PgStore {
             let mut tx = self.begin().await?;
             // The row lock makes a concurrent rotation wait, then find the token used.
             let claimed = sqlx::query(
-                "UPDATE refresh_tokens SET used_at = $1 \
-                 WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL",
+                "UPDATE refresh_tokens SET used_at = $1, sealed_successor = $2 \
+                 WHERE id = $3 AND used_at IS NULL AND revoked_at IS NULL",
             )
             .bind(now)
+            .bind(sealed_successor)
             .bind(old_id)
             .execute(&mut tx)
             .await?

@@ -62,6 +62,7 @@ struct TokenRow {
     expires_at: i64,
     used_at: Option<i64>,
     revoked_at: Option<i64>,
+    sealed_successor: Option<Vec<u8>>,
 }
 
 impl TryFrom<TokenRow> for RefreshTokenRecord {
@@ -83,6 +84,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
             expires_at: from_unix(row.expires_at)?,
             used_at: row.used_at.map(from_unix).transpose()?,
             revoked_at: row.revoked_at.map(from_unix).transpose()?,
+            sealed_successor: row.sealed_successor,
         })
     }
 }
@@ -229,16 +231,18 @@ impl RefreshTokenStore for SqliteStore {
     async fn rotate_refresh_token(
         &self,
         old_id: Uuid,
+        sealed_successor: Option<&[u8]>,
         new: &RefreshTokenRecord,
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
             let claimed = sqlx::query(
-                "UPDATE refresh_tokens SET used_at = ? \
+                "UPDATE refresh_tokens SET used_at = ?, sealed_successor = ? \
                  WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL",
             )
             .bind(to_unix(now))
+            .bind(sealed_successor)
             .bind(old_id.to_string())
             .execute(&mut *tx)
             .await?

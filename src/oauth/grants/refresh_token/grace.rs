@@ -1,21 +1,25 @@
-//! The grace window of a rotated refresh token (RFC 9700 §4.14.2): the response to a rotation
-//! is kept, sealed under a key derived from the old token, so that a client that lost it can
-//! present the old token again and get the same pair, never a second one.
+//! The grace window of a rotated refresh token (RFC 9700 §4.14.2). A rotation stores its
+//! successor in the rotated token's row, sealed under a key derived from the rotated token
+//! itself: only the token's holder can open it, and the database alone holds nothing usable
+//! (it keeps digests of live tokens, never the tokens). A client that lost the response presents
+//! the rotated token again within the window and gets that same successor, with a newly signed
+//! access token, never a second refresh token: the family keeps one live refresh token.
+//!
+//! It lives in the database, not in the ephemeral store, so a replay finds it on every instance
+//! and after Redis restarts empty, and the embedded layout keeps nothing in memory per rotation.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::config::EncryptionKey;
-use crate::crypto::{KeyEncryptionKey, sha256, sha256_hex};
+use crate::crypto::{KeyEncryptionKey, sha256};
 use crate::domain::{Client, ClientType};
 use crate::oauth::OAuthError;
-use crate::oauth::token::TokenResponse;
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{RefreshTokenRecord, StoreError};
 
-/// How long a rotated token of `client` may be presented again for the same answer. RFC 9700
+/// How long a rotated token of `client` may be presented again for its successor. RFC 9700
 /// §4.14.2: a public client cannot prove who presents its token, so by default it gets none,
 /// and its first reuse revokes the grant; a confidential client authenticated itself, so a
 /// short window only covers a lost response.
@@ -32,14 +36,55 @@ pub(super) fn within_grace(grace: Duration, used_at: OffsetDateTime, now: Offset
     grace > Duration::ZERO && now - used_at <= grace
 }
 
-/// Whether the refresh token of a remembered response is still unused and unrevoked.
+const SEALED_SUCCESSOR: &[u8] = b"refresh-successor";
+
+/// The key only the holder of the rotated token `presented` can derive.
+fn sealing_key(presented: &str) -> Option<KeyEncryptionKey> {
+    let key = sha256(format!("gatehouse refresh grace\0{presented}").as_bytes());
+    KeyEncryptionKey::new(&EncryptionKey::from_bytes(key)).ok()
+}
+
+/// `successor` sealed for the row of `presented`; nothing when `client` has no grace window, so
+/// that a reuse finds nothing to hand out.
+pub(super) fn seal_successor(
+    state: &AppState,
+    client: &Client,
+    presented: &str,
+    successor: &str,
+) -> Option<Vec<u8>> {
+    if grace_window(state, client) == Duration::ZERO {
+        return None;
+    }
+    let sealed = seal_for(presented, successor);
+    if sealed.is_none() {
+        tracing::warn!("could not seal a refresh token's successor; its grace window is lost");
+    }
+    sealed
+}
+
+fn seal_for(presented: &str, successor: &str) -> Option<Vec<u8>> {
+    sealing_key(presented)?
+        .seal(SEALED_SUCCESSOR, successor.as_bytes())
+        .ok()
+}
+
+/// The successor kept in the row of the rotated token `presented`, if the rotation kept one.
+pub(super) fn open_successor(record: &RefreshTokenRecord, presented: &str) -> Option<String> {
+    open_for(presented, record.sealed_successor.as_deref()?)
+}
+
+fn open_for(presented: &str, sealed: &[u8]) -> Option<String> {
+    let plain = sealing_key(presented)?
+        .open(SEALED_SUCCESSOR, sealed)
+        .ok()?;
+    String::from_utf8(plain).ok()
+}
+
+/// Whether `successor` is still unused and unrevoked.
 pub(super) async fn successor_unused(
     state: &AppState,
-    response: &TokenResponse,
+    successor: &str,
 ) -> Result<bool, OAuthError> {
-    let Some(successor) = response.refresh_token.as_deref() else {
-        return Ok(false);
-    };
     match state
         .db
         .find_refresh_token(&sha256(successor.as_bytes()))
@@ -49,75 +94,6 @@ pub(super) async fn successor_unused(
         Err(StoreError::NotFound) => Ok(false),
         Err(other) => Err(OAuthError::from_backend(other)),
     }
-}
-
-#[derive(Serialize, Deserialize)]
-struct Remembered {
-    access_token: String,
-    expires_in: u64,
-    scope: Option<String>,
-    refresh_token: Option<String>,
-    /// The ID token of the response (OIDC Core §12.2); absent in responses kept before it was.
-    #[serde(default)]
-    id_token: Option<String>,
-}
-
-/// The response is sealed under a key derived from the old refresh token itself, so the
-/// ephemeral store holds nothing usable without that token.
-fn grace_keys(presented: &str) -> (String, Option<KeyEncryptionKey>) {
-    let storage = format!("refresh-grace:{}", sha256_hex(presented.as_bytes()));
-    let key = sha256(format!("gatehouse refresh grace\0{presented}").as_bytes());
-    (
-        storage,
-        KeyEncryptionKey::new(&EncryptionKey::from_bytes(key)).ok(),
-    )
-}
-
-/// Keeps `response` for the client's grace window; nothing at all when it has none.
-pub(super) async fn remember_for_grace(
-    state: &AppState,
-    client: &Client,
-    presented: &str,
-    response: &TokenResponse,
-) {
-    let grace = grace_window(state, client);
-    if grace == Duration::ZERO {
-        return;
-    }
-    let (storage, Some(key)) = grace_keys(presented) else {
-        return;
-    };
-    let remembered = Remembered {
-        access_token: response.access_token.clone(),
-        expires_in: response.expires_in,
-        scope: response.scope.clone(),
-        refresh_token: response.refresh_token.clone(),
-        id_token: response.id_token.clone(),
-    };
-    let Ok(plain) = serde_json::to_vec(&remembered) else {
-        return;
-    };
-    let Ok(sealed) = key.seal(b"refresh-grace", &plain) else {
-        return;
-    };
-    if let Err(error) = state.ephemeral.put(&storage, &sealed, grace).await {
-        tracing::warn!(%error, "could not keep the refresh response for the grace window");
-    }
-}
-
-pub(super) async fn recall_grace(state: &AppState, presented: &str) -> Option<TokenResponse> {
-    let (storage, key) = grace_keys(presented);
-    let sealed = state.ephemeral.get(&storage).await.ok()??;
-    let plain = key?.open(b"refresh-grace", &sealed).ok()?;
-    let remembered: Remembered = serde_json::from_slice(&plain).ok()?;
-    Some(TokenResponse {
-        access_token: remembered.access_token,
-        token_type: "Bearer",
-        expires_in: remembered.expires_in,
-        scope: remembered.scope,
-        refresh_token: remembered.refresh_token,
-        id_token: remembered.id_token,
-    })
 }
 
 #[cfg(test)]
@@ -137,5 +113,22 @@ mod tests {
             used_at,
             used_at + thirty + Duration::from_secs(1)
         ));
+    }
+
+    #[test]
+    fn only_the_rotated_token_opens_its_successor() {
+        let sealed = seal_for("rotated-token", "successor-token").unwrap();
+
+        assert_eq!(
+            open_for("rotated-token", &sealed).as_deref(),
+            Some("successor-token")
+        );
+        assert_eq!(open_for("another-token", &sealed), None);
+        assert!(
+            !sealed
+                .windows(b"successor-token".len())
+                .any(|w| w == b"successor-token"),
+            "sealed, not stored in the clear"
+        );
     }
 }
