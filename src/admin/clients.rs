@@ -60,6 +60,9 @@ pub struct NewClient {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub first_party: bool,
+    /// Every sign-in to it needs a second factor (`urn:gatehouse:acr:mfa`, OIDC Core §2 `acr`).
+    #[serde(default)]
+    pub require_mfa: bool,
     /// Registered disabled: it can do nothing until enabled.
     #[serde(default)]
     pub disabled: bool,
@@ -215,6 +218,9 @@ pub struct ClientChanges {
     pub jwks: Option<serde_json::Value>,
     #[serde(default)]
     pub first_party: bool,
+    /// Every sign-in to it needs a second factor (`urn:gatehouse:acr:mfa`, OIDC Core §2 `acr`).
+    #[serde(default)]
+    pub require_mfa: bool,
     /// A disabled client can do nothing, and its tokens are refused.
     #[serde(default)]
     pub disabled: bool,
@@ -244,6 +250,7 @@ impl From<&Client> for ClientChanges {
                 .map(|a| a.as_str().to_owned()),
             jwks: client.jwks.clone(),
             first_party: client.first_party,
+            require_mfa: client.require_mfa,
             disabled: client.disabled,
         }
     }
@@ -281,6 +288,7 @@ pub async fn replace_client(
         id_token_signed_response_alg: changes.id_token_signed_response_alg,
         jwks: changes.jwks,
         first_party: changes.first_party,
+        require_mfa: changes.require_mfa,
         disabled: changes.disabled,
     };
     let kept = current.id_token_signed_response_alg.into_iter();

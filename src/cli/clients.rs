@@ -80,6 +80,10 @@ pub struct CreateArgs {
     /// Its users are not asked for consent.
     #[arg(long)]
     first_party: bool,
+    /// Every sign-in to it needs a second factor (`urn:gatehouse:acr:mfa`): a password alone
+    /// is stepped up.
+    #[arg(long)]
+    require_mfa: bool,
     /// An administrator of this Gatehouse: may get client_credentials tokens with the scopes
     /// `gatehouse:admin` and `gatehouse:admin:read`, which the /v1 API requires.
     #[arg(long)]
@@ -218,6 +222,7 @@ impl CreateArgs {
             id_token_signed_response_alg: self.id_token_alg,
             jwks,
             first_party: self.first_party,
+            require_mfa: self.require_mfa,
             disabled: false,
         })
     }
@@ -262,6 +267,7 @@ fn print_client(client: &Client) {
             .map_or("default".to_owned(), |t| t.to_string())
     );
     println!("first_party:                {}", client.first_party);
+    println!("require_mfa:                {}", client.require_mfa);
     println!("disabled:                   {}", client.disabled);
 }
 

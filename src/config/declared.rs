@@ -43,6 +43,9 @@ pub struct DeclaredClient {
     pub jwks: Option<Value>,
     #[serde(default)]
     pub first_party: bool,
+    /// Every sign-in to it needs a second factor (`urn:gatehouse:acr:mfa`, OIDC Core §2 `acr`).
+    #[serde(default)]
+    pub require_mfa: bool,
     /// For tests only: a fixed secret instead of a generated one.
     pub client_secret: Option<FixedSecret>,
 }

@@ -256,6 +256,10 @@ pub struct Client {
     pub id_token_signed_response_alg: Option<crate::crypto::SigningAlgorithm>,
     /// First-party clients skip the consent page.
     pub first_party: bool,
+    /// When true, every sign-in to this client needs a second factor: the authentication class
+    /// `urn:gatehouse:acr:mfa` (OIDC Core §2 `acr`); a session signed in with a password alone
+    /// is stepped up.
+    pub require_mfa: bool,
     /// A disabled client cannot authenticate, sign anyone in or be issued tokens, and the
     /// tokens it already holds are refused.
     #[serde(default)]

@@ -69,6 +69,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", paths::END_SESSION),
     ("POST", paths::END_SESSION_CONFIRM),
     ("POST", "/interaction/{id}/login"),
+    ("POST", "/interaction/{id}/second-factor"),
+    ("GET", "/account"),
+    ("POST", "/account/totp"),
+    ("POST", "/account/totp/confirm"),
+    ("POST", "/account/totp/remove"),
+    ("POST", "/account/recovery-codes"),
     ("POST", "/interaction/{id}/consent"),
     ("GET", "/assets/gatehouse.css"),
     ("GET", "/v1/clients"),
@@ -148,6 +154,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
             resource(paths::END_SESSION_CONFIRM).route(web::post().to(pages::post_confirm_logout)),
         )
         .service(resource("/interaction/{id}/login").route(web::post().to(pages::post_login)))
+        .service(
+            resource("/interaction/{id}/second-factor")
+                .route(web::post().to(pages::post_second_factor)),
+        )
+        .service(resource("/account").route(web::get().to(pages::get_account)))
+        .service(resource("/account/totp").route(web::post().to(pages::post_start_totp)))
+        .service(resource("/account/totp/confirm").route(web::post().to(pages::post_confirm_totp)))
+        .service(resource("/account/totp/remove").route(web::post().to(pages::post_remove_totp)))
+        .service(
+            resource("/account/recovery-codes").route(web::post().to(pages::post_recovery_codes)),
+        )
         .service(resource("/interaction/{id}/consent").route(web::post().to(pages::post_consent)))
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))
         .service(resource("/openapi.yaml").route(web::get().to(openapi::get_openapi)))

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::redirect_uri::find_registered;
 use super::{ErrorCode, FormRequest, OAuthError, pkce};
 use crate::domain::{Client, ClientId, GrantType, ScopeSet};
+use crate::signin::methods::Acr;
 use crate::store::{Database, StoreError};
 
 /// A request that passed every check, kept while the user signs in and consents.
@@ -21,6 +22,10 @@ pub struct AuthorizationRequest {
     pub code_challenge: String,
     pub prompt: Prompt,
     pub max_age: Option<u64>,
+    /// The authentication class `acr_values` asks for (OIDC Core §3.1.2.1), if one Gatehouse
+    /// offers.
+    #[serde(default)]
+    pub acr: Option<Acr>,
 }
 
 /// OIDC Core §3.1.2.1 `prompt`.
@@ -157,6 +162,7 @@ fn check(
                 .map_err(|_| OAuthError::invalid_request("max_age must be a number of seconds"))
         })
         .transpose()?;
+    let acr = params.get("acr_values").and_then(Acr::requested);
     Ok(AuthorizationRequest {
         client_id: client.id.to_string(),
         redirect_uri: redirect_uri.to_owned(),
@@ -166,6 +172,7 @@ fn check(
         code_challenge,
         prompt,
         max_age,
+        acr,
     })
 }
 

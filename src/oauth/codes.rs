@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::authorize::AuthorizationRequest;
 use crate::crypto::{random_token, sha256_hex};
 use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::signin::methods::Methods;
 
 /// How long a code may wait to be exchanged.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
@@ -24,6 +25,10 @@ pub struct CodeGrant {
     pub user_id: Uuid,
     /// Unix seconds of the sign-in this code rests on (OIDC `auth_time`).
     pub auth_time: i64,
+    /// How the person signed in (RFC 8176), for the ID token's `amr` and `acr`; a code stored
+    /// before they were kept rests on a password.
+    #[serde(default = "Methods::password")]
+    pub methods: Methods,
     pub grant_id: Uuid,
     /// Shared by every token this code leads to, so a replay revokes them together.
     pub family_id: Uuid,

@@ -9,6 +9,7 @@ use super::client_auth::assertion_algorithm_names;
 use crate::admin::clients::ADMIN_SCOPE;
 use crate::config::{IssuerUrl, Settings};
 use crate::domain::AuthMethod;
+use crate::signin::methods::Acr;
 use crate::state::Endpoints;
 
 /// The scopes every deployment supports: those `user_claims` (src/oauth/id_token.rs) answers
@@ -74,10 +75,12 @@ pub fn metadata(settings: &Settings, issuer: &IssuerUrl, endpoints: &Endpoints) 
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": id_token_algs,
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash",
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "azp", "at_hash", "acr", "amr",
             "name", "preferred_username", "updated_at", "email", "email_verified"
         ],
         "prompt_values_supported": ["none", "login", "consent"],
+        // OIDC Discovery §3; what they mean: README "Second factors".
+        "acr_values_supported": Acr::SUPPORTED.map(Acr::as_str),
         "scopes_supported": scopes,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": signing_algs,

@@ -59,11 +59,14 @@ pub enum ErrorCode {
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
     RequestUriNotSupported,
+    /// OpenID Connect Core Error Code `unmet_authentication_requirements` 1.0: the person cannot
+    /// be authenticated as the request or the client requires (no second factor to give).
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
     /// Every code, for tests that must cover them all.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::InvalidRequest,
         Self::InvalidClient,
         Self::InvalidGrant,
@@ -83,6 +86,7 @@ impl ErrorCode {
         Self::InteractionRequired,
         Self::RequestNotSupported,
         Self::RequestUriNotSupported,
+        Self::UnmetAuthenticationRequirements,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +110,7 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 
@@ -314,6 +319,11 @@ mod tests {
             (
                 ErrorCode::RequestUriNotSupported,
                 "request_uri_not_supported",
+                400,
+            ),
+            (
+                ErrorCode::UnmetAuthenticationRequirements,
+                "unmet_authentication_requirements",
                 400,
             ),
         ];

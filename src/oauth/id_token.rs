@@ -10,6 +10,7 @@ use super::OAuthError;
 use crate::crypto::{SigningAlgorithm, sign_jwt};
 use crate::domain::{Client, RESERVED_CLAIMS, ScopeSet, User};
 use crate::keyring::KeyRing;
+use crate::signin::methods::Methods;
 
 /// How long an ID token is valid: it proves a sign-in to the client, which should act on it at
 /// once.
@@ -91,6 +92,9 @@ pub struct IdTokenRequest<'a> {
     pub scopes: &'a ScopeSet,
     pub nonce: Option<&'a str>,
     pub auth_time: i64,
+    /// How the person signed in (RFC 8176 `amr`, and the `acr` it reaches); unknown for an ID
+    /// token refreshed from a token issued before they were kept.
+    pub methods: Option<Methods>,
     pub access_token: &'a str,
     pub algorithm: SigningAlgorithm,
     pub now: OffsetDateTime,
@@ -106,6 +110,10 @@ pub fn issue_id_token(keys: &KeyRing, request: &IdTokenRequest<'_>) -> Result<St
     claims.insert("exp".into(), json!(now + ID_TOKEN_LIFETIME_SECS));
     claims.insert("iat".into(), json!(now));
     claims.insert("auth_time".into(), json!(request.auth_time));
+    if let Some(methods) = request.methods {
+        claims.insert("amr".into(), json!(methods.amr()));
+        claims.insert("acr".into(), json!(methods.acr().as_str()));
+    }
     claims.insert(
         "at_hash".into(),
         json!(at_hash(request.algorithm, request.access_token)),

@@ -15,16 +15,21 @@ use super::{ErrorCode, OAuthError};
 use crate::crypto::{constant_time_eq, random_token, sha256_hex};
 use crate::domain::Client;
 use crate::ephemeral::{EphemeralError, EphemeralStore};
+use crate::signin::methods::{Acr, Methods};
+use crate::signin::second_factor::Pending;
 use crate::store::Grant;
 
 /// How long a person has to sign in and consent.
 pub const INTERACTION_LIFETIME: Duration = Duration::from_secs(600);
 
-/// A signed-in browser: who, and since when (OIDC `auth_time`).
+/// A signed-in browser: who, since when (OIDC `auth_time`) and how (RFC 8176 `amr`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     pub user_id: Uuid,
     pub auth_time: i64,
+    /// A session written before methods were recorded was signed in with a password.
+    #[serde(default = "Methods::password")]
+    pub methods: Methods,
 }
 
 impl Session {
@@ -45,6 +50,9 @@ pub struct Interaction {
     browser_binding: String,
     /// Set once the person has signed in during this interaction.
     pub session: Option<Session>,
+    /// Set while the person owes a second factor (after the password, or to step a session up).
+    #[serde(default)]
+    pub awaiting_second_factor: Option<Pending>,
     /// Unix seconds from which the interaction is over; saving it again does not move this.
     expires_at: i64,
 }
@@ -55,6 +63,7 @@ impl std::fmt::Debug for Interaction {
         f.debug_struct("Interaction")
             .field("request", &self.request)
             .field("session", &self.session)
+            .field("awaiting_second_factor", &self.awaiting_second_factor)
             .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
@@ -128,6 +137,7 @@ pub async fn start_interaction(
         csrf_token: random_token(),
         browser_binding: sha256_hex(binding.as_bytes()),
         session,
+        awaiting_second_factor: None,
         expires_at: (now + INTERACTION_LIFETIME).unix_timestamp(),
     };
     save_interaction(ephemeral, &id, &interaction).await?;
@@ -205,8 +215,22 @@ pub async fn end_session(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
     Login,
+    /// Signed in, but with less than the request or the client requires: a second factor on
+    /// top of the session (a step-up), not a new sign-in.
+    SecondFactor,
     Consent,
     Issue,
+}
+
+/// The class of authentication an authorization needs: the client's floor (`require_mfa`)
+/// or what the request asks for (`acr_values`), whichever is stronger.
+pub fn required_acr(request: &AuthorizationRequest, client: &Client) -> Acr {
+    let floor = if client.require_mfa {
+        Acr::MultiFactor
+    } else {
+        Acr::Password
+    };
+    request.acr.map_or(floor, |asked| asked.max(floor))
 }
 
 /// OIDC Core §3.1.2.1: `prompt` and `max_age` decide whether the session may be used;
@@ -225,7 +249,7 @@ pub fn next_step(
             .is_some_and(|max| now.unix_timestamp() - s.auth_time > max as i64)
     };
     let usable = session.filter(|s| fresh_login || (!request.prompt.login && !too_old(s)));
-    if usable.is_none() {
+    let Some(usable) = usable else {
         if request.prompt.none {
             return Err(OAuthError::new(
                 ErrorCode::LoginRequired,
@@ -233,6 +257,15 @@ pub fn next_step(
             ));
         }
         return Ok(Next::Login);
+    };
+    if usable.methods.acr() < required_acr(request, client) {
+        if request.prompt.none {
+            return Err(OAuthError::new(
+                ErrorCode::LoginRequired,
+                Some("the request needs a second factor".into()),
+            ));
+        }
+        return Ok(Next::SecondFactor);
     }
     let covered = grant.is_some_and(|g| request.scope.is_subset(&g.scopes));
     if client.first_party || (covered && !request.prompt.consent) {
@@ -260,6 +293,7 @@ pub async fn issue_code_redirect(
         request: request.clone(),
         user_id: session.user_id,
         auth_time: session.auth_time,
+        methods: session.methods,
         grant_id,
         family_id: Uuid::new_v4(),
     };

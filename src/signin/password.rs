@@ -1,13 +1,15 @@
 //! The password step: the failed-sign-in throttle, the person, argon2 (with a rehash when the
-//! parameters moved), and the session it starts, attached to the interaction it answers.
+//! parameters moved), then either the session it starts, attached to the interaction it
+//! answers, or the second factor the person owes first.
 
 use std::net::IpAddr;
 
-use super::{Outcome, SignedIn};
+use super::methods::{Acr, Methods};
+use super::second_factor::{Pending, has_second_factor};
+use super::{Outcome, SignedIn, backend_failed, start_session};
 use crate::crypto::{Password, PasswordError, Verification};
 use crate::domain::{User, Username};
-use crate::oauth::BackendFailure;
-use crate::oauth::interaction::{Interaction, Session, create_session, save_interaction};
+use crate::oauth::interaction::{Interaction, save_interaction};
 use crate::oauth::throttle::Throttle;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -19,6 +21,9 @@ pub struct Attempt<'a> {
     pub password: &'a Password,
     /// The client address (behind trusted proxies, the one they name).
     pub from: IpAddr,
+    /// What the authorization needs (`oauth::interaction::required_acr`): with more than a
+    /// password, a person without a second factor cannot sign in to it.
+    pub required: Acr,
 }
 
 /// Checks `attempt`; signed in, the session is created and saved into `interaction` (stored
@@ -83,13 +88,34 @@ pub async fn sign_in(
     if needs_rehash {
         upgrade_hash(state, &user, attempt.password).await;
     }
-    let session = Session {
-        user_id: user.id,
-        auth_time: state.clock.now().unix_timestamp(),
-    };
-    let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
-    let session_id = match create_session(state.ephemeral.as_ref(), session, lifetime).await {
-        Ok(session_id) => session_id,
+    match has_second_factor(state, user.id).await {
+        Ok(true) => {
+            interaction.awaiting_second_factor = Some(Pending {
+                user_id: user.id,
+                methods: Methods::password(),
+            });
+            if let Err(error) =
+                save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
+            {
+                return backend_failed(
+                    state,
+                    "saving the interaction for the second factor",
+                    &error,
+                );
+            }
+            tracing::info!(user_id = %user.id, "password accepted; the second factor is next");
+            return Outcome::SecondFactor;
+        }
+        Ok(false) if attempt.required >= Acr::MultiFactor => {
+            tracing::info!(user_id = %user.id, "sign-in refused: a second factor is required and the person has none");
+            metrics.sign_in(SignIn::WrongCredentials);
+            return Outcome::NoSecondFactor;
+        }
+        Ok(false) => {}
+        Err(error) => return backend_failed(state, "looking up the second factor", &error),
+    }
+    let (session, session_id) = match start_session(state, user.id, Methods::password()).await {
+        Ok(started) => started,
         Err(error) => return backend_failed(state, "creating the session", &error),
     };
     interaction.session = Some(session);
@@ -103,6 +129,7 @@ pub async fn sign_in(
         user,
         session,
         session_id,
+        recovery_codes_left: None,
     }))
 }
 
@@ -115,23 +142,6 @@ async fn find_user(state: &AppState, typed: &str) -> Result<Option<User>, StoreE
         Ok(user) => Ok(Some(user).filter(|user| !user.disabled)),
         Err(StoreError::NotFound) => Ok(None),
         Err(error) => Err(error),
-    }
-}
-
-/// A backend could not answer during `doing`: logged with its cause and counted; unavailable
-/// (503, retry) when the backend is down or slow, a failure (500) otherwise.
-fn backend_failed(
-    state: &AppState,
-    doing: &'static str,
-    error: &(impl BackendFailure + std::fmt::Display),
-) -> Outcome {
-    state.metrics.sign_in(SignIn::Unavailable);
-    if error.is_unavailable() {
-        tracing::warn!(%error, doing, "sign-in unavailable: a backend did not answer");
-        Outcome::Unavailable
-    } else {
-        tracing::error!(%error, doing, "sign-in failed: a backend refused");
-        Outcome::Failed
     }
 }
 

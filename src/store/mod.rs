@@ -6,6 +6,7 @@ mod audit;
 mod changes;
 mod clients;
 mod error;
+mod factors;
 mod grants;
 mod idempotency;
 mod postgres;
@@ -23,6 +24,7 @@ pub use self::changes::{
 };
 pub use self::clients::{ClientSecretRecord, ClientStore};
 pub use self::error::StoreError;
+pub use self::factors::{FactorStore, TOTP_FACTOR_CONFIRMED, TotpFactor};
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
 pub use self::idempotency::{IDEMPOTENCY_CONFLICT, IdempotencyRecord, IdempotencyStore};
 pub use self::postgres::PgStore;
@@ -51,6 +53,7 @@ pub trait Database:
     + AuditStore
     + ChangeStore
     + IdempotencyStore
+    + FactorStore
     + std::fmt::Debug
 {
     /// Applies pending migrations (embedded in the binary); returns how many ran.

@@ -15,10 +15,10 @@ use crate::domain::{Client, ClientId, ScopeSet, User, Username};
 use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::store::{
     After, AuditEvent, AuditStore, Change, ChangeKind, ChangeStore, ClientSecretRecord,
-    ClientStore, Database, Grant, GrantStore, IdempotencyRecord, IdempotencyStore,
+    ClientStore, Database, FactorStore, Grant, GrantStore, IdempotencyRecord, IdempotencyStore,
     KeyRevocationOutcome, NewAuditEvent, NewChange, RefreshTokenRecord, RefreshTokenStore,
-    Rotation, SigningKeyRecord, SigningKeyRevocation, SigningKeyStore, StoreError, UserFilter,
-    UserStore,
+    Rotation, SigningKeyRecord, SigningKeyRevocation, SigningKeyStore, StoreError, TotpFactor,
+    UserFilter, UserStore,
 };
 
 /// `db` with its failures counted in `metrics`.
@@ -151,6 +151,18 @@ counted!(ChangeStore {
 counted!(IdempotencyStore {
     fn find_idempotency_record(&self, caller: &str, key_digest: &str, now: OffsetDateTime) -> Option<IdempotencyRecord>;
     fn purge_expired_idempotency_records(&self, now: OffsetDateTime, limit: u32) -> u64;
+});
+
+counted!(FactorStore {
+    fn put_totp_factor(&self, user_id: Uuid, sealed_secret: &[u8], now: OffsetDateTime) -> ();
+    fn find_totp_factor(&self, user_id: Uuid) -> Option<TotpFactor>;
+    fn confirm_totp_factor(&self, user_id: Uuid, step: i64, now: OffsetDateTime) -> bool;
+    fn use_totp_step(&self, user_id: Uuid, step: i64) -> bool;
+    fn delete_totp_factor(&self, user_id: Uuid) -> bool;
+    fn replace_recovery_codes(&self, user_id: Uuid, digests: &[[u8; 32]], now: OffsetDateTime) -> ();
+    fn use_recovery_code(&self, user_id: Uuid, digest: &[u8; 32], now: OffsetDateTime) -> Option<u32>;
+    fn count_recovery_codes(&self, user_id: Uuid) -> u32;
+    fn delete_recovery_codes(&self, user_id: Uuid) -> u64;
 });
 
 #[async_trait]

@@ -10,6 +10,7 @@ mod jose;
 mod pages;
 mod pending_interactions;
 
+mod account;
 mod admin_auth;
 mod admin_clients;
 mod admin_conditional;
@@ -50,6 +51,7 @@ mod password_upgrade;
 mod public_url;
 mod revoke;
 mod scale_out;
+mod second_factor;
 mod testing_tokens;
 mod token;
 mod token_authorization_code;

@@ -162,6 +162,18 @@ fn a_changed_field_is_listed_and_a_dry_run_leaves_it_unchanged() {
 }
 
 #[test]
+fn a_declared_require_mfa_is_read_from_the_file_and_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let declared = DECLARATIONS.replace("public = true", "public = true\nrequire_mfa = true");
+    std::fs::write(dir.path().join("declared.toml"), declared).unwrap();
+
+    apply(dir.path(), "declared.toml", false);
+
+    assert_eq!(show_client(dir.path(), "web")["require_mfa"], true);
+    assert_eq!(show_client(dir.path(), "billing")["require_mfa"], false);
+}
+
+#[test]
 fn a_declared_password_is_stored_as_a_hash_that_verifies_and_no_secret_is_printed() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("declared.toml");

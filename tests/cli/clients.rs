@@ -241,3 +241,39 @@ fn disable_and_enable_a_client() {
     ));
     assert_eq!(shown["disabled"], false);
 }
+
+#[test]
+fn require_mfa_is_stored_and_shown_in_both_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let created = json_of(&run(gatehouse(dir.path()).args([
+        "clients",
+        "create",
+        "--name",
+        "Payroll",
+        "--id",
+        "payroll",
+        "--require-mfa",
+        "--output",
+        "json",
+    ])));
+    let other = json_of(&run(gatehouse(dir.path()).args([
+        "clients", "create", "--name", "svc", "--id", "svc", "--output", "json",
+    ])));
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["clients", "show", "payroll", "--output", "json"])
+    ));
+    let text = run(gatehouse(dir.path()).args(["clients", "show", "payroll"]));
+
+    assert_eq!(created["require_mfa"], true);
+    assert_eq!(other["require_mfa"], false, "off unless asked for");
+    assert_eq!(shown["require_mfa"], true, "read back from the database");
+    assert!(text.status.success(), "{}", stderr_of(&text));
+    let stdout = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("require_mfa:") && l.trim_end().ends_with("true")),
+        "{stdout}"
+    );
+}

@@ -55,6 +55,7 @@ macro_rules! every_case {
         use super::*;
         client_suite!($kind:
             a_client_reads_back_as_stored,
+            an_update_turns_require_mfa_on_and_off,
             a_duplicate_client_id_is_a_conflict_and_changes_nothing,
             an_unknown_client_is_not_found,
             clients_list_oldest_first,
@@ -114,6 +115,7 @@ async fn a_client_reads_back_as_stored(db: Arc<dyn Database>) {
     let stored = Client {
         jwks: None,
         first_party: true,
+        require_mfa: true,
         ..client("billing")
     };
     db.insert_client(&stored, Some(&secret(1, 0)))
@@ -126,6 +128,32 @@ async fn a_client_reads_back_as_stored(db: Arc<dyn Database>) {
     let secrets = db.live_client_secrets(&id("billing"), t(1)).await.unwrap();
     assert_eq!(secrets.len(), 1);
     assert_eq!(secrets[0].digest, [1; 32]);
+}
+
+/// `require_mfa` is its own column: an update writes it both ways, and a new client has it off.
+async fn an_update_turns_require_mfa_on_and_off(db: Arc<dyn Database>) {
+    let stored = client("payroll");
+    db.insert_client(&stored, None).await.unwrap();
+    let inserted = db.find_client(&id("payroll")).await.unwrap();
+    assert!(!inserted.require_mfa);
+
+    let on = Client {
+        require_mfa: true,
+        ..inserted
+    };
+    db.update_client(&on, on.version).await.unwrap();
+    let after_on = db.find_client(&id("payroll")).await.unwrap();
+    let off = Client {
+        require_mfa: false,
+        ..after_on.clone()
+    };
+    db.update_client(&off, off.version).await.unwrap();
+    let after_off = db.find_client(&id("payroll")).await.unwrap();
+
+    assert!(after_on.require_mfa);
+    assert_eq!(after_on.version, stored.version + 1);
+    assert!(!after_off.require_mfa);
+    assert_eq!(after_off.version, stored.version + 2);
 }
 
 async fn a_duplicate_client_id_is_a_conflict_and_changes_nothing(db: Arc<dyn Database>) {

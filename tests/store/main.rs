@@ -8,6 +8,7 @@ mod common;
 mod clients;
 mod durable;
 mod ephemeral;
+mod factors;
 mod idempotency;
 mod keyring;
 mod migrations;

@@ -165,6 +165,7 @@ fn validate_client(
         access_token_ttl_secs: request.access_token_ttl_secs,
         id_token_signed_response_alg: id_token_alg,
         first_party: request.first_party,
+        require_mfa: request.require_mfa,
         disabled: request.disabled,
         version: 1,
         created_at: now,

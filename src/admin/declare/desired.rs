@@ -76,6 +76,7 @@ pub(super) fn client_differences(current: &Client, desired: &Client) -> Vec<&'st
         ),
         ("jwks", current.jwks == desired.jwks),
         ("first_party", current.first_party == desired.first_party),
+        ("require_mfa", current.require_mfa == desired.require_mfa),
     ];
     differing(&fields)
 }
@@ -118,6 +119,7 @@ pub(super) fn new_client(declared: &DeclaredClient) -> NewClient {
         id_token_signed_response_alg: changes.id_token_signed_response_alg,
         jwks: changes.jwks,
         first_party: changes.first_party,
+        require_mfa: changes.require_mfa,
         disabled: false,
     }
 }
@@ -137,6 +139,7 @@ pub(super) fn client_changes(declared: &DeclaredClient) -> ClientChanges {
         id_token_signed_response_alg: d.id_token_signed_response_alg,
         jwks: d.jwks,
         first_party: d.first_party,
+        require_mfa: d.require_mfa,
         disabled: false,
     }
 }

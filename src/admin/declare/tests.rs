@@ -149,6 +149,28 @@ async fn a_plan_lists_the_changed_fields_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_declared_require_mfa_is_applied_and_a_change_of_it_is_drift() {
+    let (db, hasher) = (database().await, hasher());
+    let mut decls = declarations();
+    decls.clients[1].require_mfa = true;
+    apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+    let web = || async {
+        db.find_client(&ClientId::parse("web").unwrap())
+            .await
+            .unwrap()
+    };
+    let stored = web().await;
+
+    decls.clients[1].require_mfa = false;
+    let planned = plan(&db, &hasher, &decls, now()).await.unwrap();
+    apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+
+    assert!(stored.require_mfa);
+    assert_eq!(lines(&planned)[1], "update client web: require_mfa");
+    assert!(!web().await.require_mfa);
+}
+
+#[tokio::test]
 async fn a_fixed_secret_is_stored_and_a_new_one_replaces_it_at_once() {
     let (db, hasher) = (database().await, hasher());
     let mut decls = declarations();

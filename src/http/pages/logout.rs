@@ -10,7 +10,7 @@ use super::templates::{ErrorPage, LogoutPage, SignedOutPage, render};
 use super::{error_page, read_form, redirect, signed_in_user};
 use crate::http::paths;
 use crate::oauth::interaction::end_session;
-use crate::oauth::logout::{await_confirmation, take_confirmation, validate_logout};
+use crate::oauth::logout::{PendingLogout, await_confirmation, take_confirmation, validate_logout};
 use crate::oauth::{FormRequest, OAuthError};
 use crate::state::AppState;
 
@@ -81,19 +81,31 @@ pub async fn post_confirm_logout(
     let cookies = Cookies::for_issuer(state.issuer.as_str());
     let session = cookies.session(&req);
     let token = form.get("confirmation").unwrap_or_default();
-    let pending = match take_confirmation(state.ephemeral.as_ref(), token, session).await {
-        Ok(Some(pending)) => pending,
-        Ok(None) => {
-            let description = "this sign-out request has expired, was already answered, or \
-                               came from another browser";
-            let page = ErrorPage {
-                error: "invalid_request",
-                description: Some(description),
-            };
-            return render(StatusCode::FORBIDDEN, &page);
-        }
-        Err(error) => return error_page(&OAuthError::from_backend(error)),
+    match take_confirmation(state.ephemeral.as_ref(), token, session).await {
+        Ok(Some(pending)) => confirmed(&state, &cookies, session, &form, &pending).await,
+        Ok(None) => expired_confirmation_page(),
+        Err(error) => error_page(&OAuthError::from_backend(error)),
+    }
+}
+
+fn expired_confirmation_page() -> HttpResponse {
+    let description = "this sign-out request has expired, was already answered, or came from \
+                       another browser";
+    let page = ErrorPage {
+        error: "invalid_request",
+        description: Some(description),
     };
+    render(StatusCode::FORBIDDEN, &page)
+}
+
+/// The person's answer to a sign-out they were asked to confirm.
+async fn confirmed(
+    state: &AppState,
+    cookies: &Cookies,
+    session: Option<&str>,
+    form: &FormRequest,
+    pending: &PendingLogout,
+) -> HttpResponse {
     if form.get("decision") != Some("logout") {
         return match &pending.redirect {
             Some(location) => redirect(location),
@@ -105,7 +117,7 @@ pub async fn post_confirm_logout(
     {
         return error_page(&OAuthError::from_backend(error));
     }
-    finish(&cookies, pending.redirect.as_deref())
+    finish(cookies, pending.redirect.as_deref())
 }
 
 /// Back to the client, or the signed-out page; the session cookie goes either way.

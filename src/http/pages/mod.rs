@@ -2,6 +2,7 @@
 //! Handlers stay thin: the decisions are in `oauth::authorize`, `oauth::interaction` and
 //! `signin` (the sign-in steps).
 
+mod account;
 mod cookies;
 mod logout;
 mod responses;
@@ -10,11 +11,15 @@ mod templates;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+pub use self::account::{
+    get_account, post_confirm_totp, post_recovery_codes, post_remove_totp, post_start_totp,
+};
 use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
 use self::responses::{
-    consent_page, error_page, expired_page, login_page, redirect, redirect_error,
-    too_many_attempts_page, too_many_pending_page, unavailable_page,
+    consent_page, error_page, expired_page, login_page, recovery_code_used_page, redirect,
+    redirect_error, second_factor_page, too_many_attempts_page, too_many_pending_page,
+    unavailable_page,
 };
 pub use self::templates::get_stylesheet;
 use self::templates::{ErrorPage, render};
@@ -24,10 +29,11 @@ use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
 use crate::oauth::interaction::{
     INTERACTION_LIFETIME, Interaction, Next, Session, error_redirect, finish_interaction,
-    issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
+    issue_code_redirect, load_interaction, load_session, next_step, required_acr, save_interaction,
     start_interaction,
 };
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
+use crate::signin::second_factor::{self, Pending};
 use crate::signin::{Outcome, SignedIn, password};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -107,34 +113,100 @@ async fn proceed(
     );
     match (step, signed_in) {
         (Err(error), _) => redirect_error(state, &request, &error),
+        // The account page's own sign-in: nothing to issue, back to the page.
+        (Ok(Next::Issue), Some(_)) if account::is_account_client(client) => {
+            account::back_to_account()
+        }
         (Ok(Next::Issue), Some((_, session))) => complete(state, client, &request, &session).await,
         (Ok(next), signed_in) => {
-            let consent = match (next, signed_in) {
-                (Next::Consent, Some((user, session))) => Some((user, session)),
-                _ => None,
+            let shown = match (next, signed_in) {
+                (Next::Consent, Some((user, session))) => Shown::Consent(user, session),
+                (Next::SecondFactor, Some((user, session))) => {
+                    match second_factor::has_second_factor(state, user.id).await {
+                        Ok(true) => Shown::SecondFactor(Pending {
+                            user_id: user.id,
+                            methods: session.methods,
+                        }),
+                        Ok(false) => {
+                            tracing::info!(user_id = %user.id, "step-up refused: the person has no second factor");
+                            return redirect_error(state, &request, &unmet_requirements());
+                        }
+                        Err(error) => {
+                            return redirect_error(
+                                state,
+                                &request,
+                                &OAuthError::from_backend(error),
+                            );
+                        }
+                    }
+                }
+                _ => Shown::Login,
             };
-            let session = consent.as_ref().map(|(_, session)| *session);
-            // After a fresh sign-in, consent takes over the sign-in interaction's count.
-            let limit = state.settings.sessions.max_pending_interactions_per_address;
-            let pending = (!fresh_login).then_some((from, limit));
-            match start_interaction(state.ephemeral.as_ref(), request, session, pending, now).await
-            {
-                Ok(Some((id, binding, interaction))) => {
-                    let mut response = match &consent {
-                        Some((user, _)) => consent_page(client, user, &interaction, &id),
-                        None => login_page(client, &interaction, &id, "", None, StatusCode::OK),
-                    };
-                    cookies.attach(&mut response, cookies.binding_cookie(&binding));
-                    response
-                }
-                Ok(None) => {
-                    tracing::info!(%from, "authorization refused: too many pending from this address");
-                    too_many_pending_page(INTERACTION_LIFETIME)
-                }
-                Err(error) => error_page(&OAuthError::from_backend(error)),
-            }
+            show(
+                state,
+                client,
+                request,
+                shown,
+                fresh_login,
+                cookies,
+                from,
+                now,
+            )
+            .await
         }
     }
+}
+
+/// What the person is shown under a new interaction.
+enum Shown {
+    Login,
+    /// A second factor on top of a session that has less than the request needs (a step-up).
+    SecondFactor(Pending),
+    Consent(User, Session),
+}
+
+/// Starts the interaction for `shown` and renders it, with the browser-binding cookie.
+#[allow(clippy::too_many_arguments)]
+async fn show(
+    state: &AppState,
+    client: &Client,
+    request: AuthorizationRequest,
+    shown: Shown,
+    fresh_login: bool,
+    cookies: &Cookies,
+    from: std::net::IpAddr,
+    now: time::OffsetDateTime,
+) -> HttpResponse {
+    let session = match &shown {
+        Shown::Consent(_, session) => Some(*session),
+        _ => None,
+    };
+    // After a fresh sign-in, consent takes over the sign-in interaction's count.
+    let limit = state.settings.sessions.max_pending_interactions_per_address;
+    let pending = (!fresh_login).then_some((from, limit));
+    let started = start_interaction(state.ephemeral.as_ref(), request, session, pending, now).await;
+    let (id, binding, mut interaction) = match started {
+        Ok(Some(started)) => started,
+        Ok(None) => {
+            tracing::info!(%from, "authorization refused: too many pending from this address");
+            return too_many_pending_page(INTERACTION_LIFETIME);
+        }
+        Err(error) => return error_page(&OAuthError::from_backend(error)),
+    };
+    let mut response = match shown {
+        Shown::Consent(user, _) => consent_page(client, &user, &interaction, &id),
+        Shown::Login => login_page(client, &interaction, &id, "", None, StatusCode::OK),
+        Shown::SecondFactor(owed) => {
+            interaction.awaiting_second_factor = Some(owed);
+            if let Err(error) = save_interaction(state.ephemeral.as_ref(), &id, &interaction).await
+            {
+                return error_page(&OAuthError::from_backend(error));
+            }
+            second_factor_page(client, &interaction, &id, None, StatusCode::OK)
+        }
+    };
+    cookies.attach(&mut response, cookies.binding_cookie(&binding));
+    response
 }
 
 /// `POST /interaction/{id}/login`: the password step (`signin::password`), then on.
@@ -144,49 +216,139 @@ pub async fn post_login(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let id = path.into_inner();
-    let cookies = Cookies::for_issuer(state.issuer.as_str());
-    let (form, mut interaction, client) =
-        match open_interaction(&state, &req, &id, &body, &cookies).await {
-            Ok(opened) => opened,
-            Err(response) => return response,
-        };
-    let typed = form.get("username").unwrap_or_default();
-    let password = Password::new(form.get("password").unwrap_or_default().to_owned());
-    let from = client_address(&req).ip();
-    let attempt = password::Attempt {
-        username: typed,
-        password: &password,
-        from,
+    let step = match Step::open(&state, &req, path.into_inner(), &body).await {
+        Ok(step) => step,
+        Err(response) => return response,
     };
-    match password::sign_in(&state, &id, &mut interaction, attempt).await {
-        Outcome::SignedIn(signed_in) => {
-            let request = interaction.request.clone();
-            go_on_signed_in(&state, &client, &id, request, *signed_in, &cookies, from).await
-        }
-        // One message and one timing for a wrong name or a wrong password; not 401, which needs
-        // a WWW-Authenticate challenge (RFC 9110 §15.5.2) that no login form has.
-        Outcome::WrongCredentials => {
-            let message = Some("Incorrect username or password.");
-            login_page(
-                &client,
-                &interaction,
-                &id,
-                typed,
-                message,
-                StatusCode::BAD_REQUEST,
-            )
-        }
-        Outcome::Throttled { retry_after } => too_many_attempts_page(retry_after),
-        Outcome::Unavailable => unavailable_page(),
-        Outcome::Failed => failed_page(),
+    let password = Password::new(step.form.get("password").unwrap_or_default().to_owned());
+    let attempt = password::Attempt {
+        username: step.form.get("username").unwrap_or_default(),
+        password: &password,
+        from: step.from,
+        required: required_acr(&step.interaction.request, &step.client),
+    };
+    let mut interaction = step.interaction.clone();
+    let outcome = password::sign_in(&state, &step.id, &mut interaction, attempt).await;
+    step.answer(&state, interaction, outcome).await
+}
+
+/// `POST /interaction/{id}/second-factor`: the second-factor step (`signin::second_factor`).
+pub async fn post_second_factor(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let step = match Step::open(&state, &req, path.into_inner(), &body).await {
+        Ok(step) => step,
+        Err(response) => return response,
+    };
+    let attempt = second_factor::Attempt {
+        code: step.form.get("code").unwrap_or_default(),
+        from: step.from,
+    };
+    let mut interaction = step.interaction.clone();
+    let outcome = second_factor::sign_in(&state, &step.id, &mut interaction, attempt).await;
+    step.answer(&state, interaction, outcome).await
+}
+
+/// A sign-in form posted to an interaction: what the pages need to answer its outcome.
+struct Step {
+    id: String,
+    form: FormRequest,
+    interaction: Interaction,
+    client: Client,
+    cookies: Cookies,
+    from: std::net::IpAddr,
+}
+
+impl Step {
+    async fn open(
+        state: &AppState,
+        req: &HttpRequest,
+        id: String,
+        body: &[u8],
+    ) -> Result<Self, HttpResponse> {
+        let cookies = Cookies::for_issuer(state.issuer.as_str());
+        let (form, interaction, client) = open_interaction(state, req, &id, body, &cookies).await?;
+        Ok(Self {
+            id,
+            form,
+            interaction,
+            client,
+            cookies,
+            from: client_address(req).ip(),
+        })
     }
+
+    /// The page or redirect for what a step decided; `interaction` is as the step left it.
+    async fn answer(
+        self,
+        state: &AppState,
+        interaction: Interaction,
+        outcome: Outcome,
+    ) -> HttpResponse {
+        let client = &self.client;
+        let id = self.id.as_str();
+        match outcome {
+            Outcome::SignedIn(signed_in) => {
+                let request = interaction.request.clone();
+                go_on_signed_in(
+                    state,
+                    client,
+                    id,
+                    request,
+                    *signed_in,
+                    &self.cookies,
+                    self.from,
+                )
+                .await
+            }
+            Outcome::SecondFactor => {
+                second_factor_page(client, &interaction, id, None, StatusCode::OK)
+            }
+            Outcome::NoSecondFactor => {
+                redirect_error(state, &interaction.request, &unmet_requirements())
+            }
+            // A wrong code: the second-factor page again, the person still waited on.
+            Outcome::WrongCredentials if interaction.awaiting_second_factor.is_some() => {
+                let message = Some("That code is not valid, or was used already.");
+                second_factor_page(client, &interaction, id, message, StatusCode::BAD_REQUEST)
+            }
+            // One message and one timing for a wrong name or a wrong password; not 401, which
+            // needs a WWW-Authenticate challenge (RFC 9110 §15.5.2) that no login form has.
+            Outcome::WrongCredentials => {
+                let typed = self.form.get("username").unwrap_or_default();
+                let message = Some("Incorrect username or password.");
+                login_page(
+                    client,
+                    &interaction,
+                    id,
+                    typed,
+                    message,
+                    StatusCode::BAD_REQUEST,
+                )
+            }
+            Outcome::Throttled { retry_after } => too_many_attempts_page(retry_after),
+            Outcome::Unavailable => unavailable_page(),
+            Outcome::Failed => failed_page(),
+        }
+    }
+}
+
+/// The request needs a second factor the person does not have.
+fn unmet_requirements() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::UnmetAuthenticationRequirements,
+        Some("the request needs a second factor, and the person has none set up".into()),
+    )
 }
 
 /// After a sign-in: the authorization goes on with the new session, whose cookie the response
 /// sets. The sign-in interaction is over once it went on: back to the client (303), or to
 /// consent (200) under an interaction of its own, which takes over the pending count. After an
-/// error page (an outage) it stays, so the same form can be sent again.
+/// error page (an outage) it stays, so the same form can be sent again. A sign-in with a
+/// recovery code shows how many are left before going on to the client.
 async fn go_on_signed_in(
     state: &AppState,
     client: &Client,
@@ -200,6 +362,7 @@ async fn go_on_signed_in(
         user,
         session,
         session_id,
+        recovery_codes_left,
     } = signed_in;
     let signed_in = Some((user, session));
     let mut response = proceed(state, client, request, signed_in, true, cookies, from).await;
@@ -215,7 +378,10 @@ async fn go_on_signed_in(
     {
         tracing::warn!(%error, "could not end the sign-in interaction");
     }
-    response
+    match recovery_codes_left {
+        Some(left) => recovery_code_used_page(client, left, response),
+        None => response,
+    }
 }
 
 /// 500 for a defect in a sign-in (already logged with its cause).
@@ -245,23 +411,34 @@ pub async fn post_consent(
     // Taking the interaction makes a second submission of the same form fail.
     let from = client_address(&req).ip();
     match finish_interaction(state.ephemeral.as_ref(), &id, Some(from)).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return expired_page(),
-        Err(error) => return error_page(&OAuthError::from_backend(error)),
+        Ok(Some(_)) => consented(&state, &client, &id, &form, &interaction, &session).await,
+        Ok(None) => expired_page(),
+        Err(error) => error_page(&OAuthError::from_backend(error)),
     }
+}
+
+/// The person's answer on the consent page, the interaction taken.
+async fn consented(
+    state: &AppState,
+    client: &Client,
+    id: &str,
+    form: &FormRequest,
+    interaction: &Interaction,
+    session: &Session,
+) -> HttpResponse {
     let request = &interaction.request;
     if form.get("decision") != Some("allow") {
         let denied = OAuthError::new(
             ErrorCode::AccessDenied,
             Some("the user denied the request".into()),
         );
-        return redirect_error(&state, request, &denied);
+        return redirect_error(state, request, &denied);
     }
-    let response = complete(&state, &client, request, &session).await;
+    let response = complete(state, client, request, session).await;
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         // Nothing was issued: the interaction is put back, so the same answer can be sent
         // again once the backend is back.
-        if let Err(error) = save_interaction(state.ephemeral.as_ref(), &id, &interaction).await {
+        if let Err(error) = save_interaction(state.ephemeral.as_ref(), id, interaction).await {
             tracing::warn!(%error, "could not keep an interrupted consent");
         }
     }
@@ -316,13 +493,11 @@ async fn open_interaction(
     if !interaction.accepts(cookies.binding(req), form.get("csrf_token")) {
         let error =
             OAuthError::invalid_request("this form was not sent from the page Gatehouse showed");
-        return Err(render(
-            StatusCode::FORBIDDEN,
-            &ErrorPage {
-                error: error.code.as_str(),
-                description: error.public_description(),
-            },
-        ));
+        return Err(forbidden_page(&error));
+    }
+    if interaction.request.client_id == account::ACCOUNT_CLIENT_ID {
+        let client = account::account_client(state.issuer.as_str()).ok_or_else(expired_page)?;
+        return Ok((form, interaction, client));
     }
     let client_id = crate::domain::ClientId::parse(&interaction.request.client_id)
         .map_err(|_| expired_page())?;
@@ -333,6 +508,17 @@ async fn open_interaction(
         Err(error) => return Err(error_page(&OAuthError::from_backend(error))),
     };
     Ok((form, interaction, client))
+}
+
+/// 403 for a form that did not come from the page Gatehouse showed this browser.
+fn forbidden_page(error: &OAuthError) -> HttpResponse {
+    render(
+        StatusCode::FORBIDDEN,
+        &ErrorPage {
+            error: error.code.as_str(),
+            description: error.public_description(),
+        },
+    )
 }
 
 async fn signed_in_user(

@@ -5,7 +5,8 @@ use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
 
 use super::templates::{
-    ConsentPage, ErrorPage, LoginPage, UnavailablePage, describe_scope, html_headers, render,
+    ConsentPage, ErrorPage, LoginPage, RecoveryCodeUsedPage, SecondFactorPage, UnavailablePage,
+    describe_scope, html_headers, render,
 };
 use crate::domain::{Client, User};
 use crate::oauth::authorize::AuthorizationRequest;
@@ -32,6 +33,54 @@ pub(super) fn login_page(
             error,
         },
     )
+}
+
+pub(super) fn second_factor_page(
+    client: &Client,
+    interaction: &Interaction,
+    id: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> HttpResponse {
+    let action = format!("/interaction/{id}/second-factor");
+    render(
+        status,
+        &SecondFactorPage {
+            client_name: &client.name,
+            action: &action,
+            csrf_token: &interaction.csrf_token,
+            error,
+        },
+    )
+}
+
+/// Instead of the redirect `to_client`, a page saying how many recovery codes are left, with
+/// a link on; any other response stays as it is.
+pub(super) fn recovery_code_used_page(
+    client: &Client,
+    left: u32,
+    to_client: HttpResponse,
+) -> HttpResponse {
+    let location = to_client
+        .headers()
+        .get(header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned);
+    let (StatusCode::SEE_OTHER, Some(location)) = (to_client.status(), location) else {
+        return to_client;
+    };
+    let mut page = render(
+        StatusCode::OK,
+        &RecoveryCodeUsedPage {
+            client_name: &client.name,
+            left,
+            location: &location,
+        },
+    );
+    for cookie in to_client.cookies() {
+        let _ = page.add_cookie(&cookie);
+    }
+    page
 }
 
 pub(super) fn consent_page(

@@ -20,6 +20,50 @@ pub struct LoginPage<'a> {
 }
 
 #[derive(Template)]
+#[template(path = "second_factor.html")]
+pub struct SecondFactorPage<'a> {
+    pub client_name: &'a str,
+    pub action: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// After a sign-in with a recovery code: how many are left, then on to the client.
+#[derive(Template)]
+#[template(path = "recovery_code_used.html")]
+pub struct RecoveryCodeUsedPage<'a> {
+    pub client_name: &'a str,
+    pub left: u32,
+    pub location: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+pub struct AccountPage<'a> {
+    pub username: &'a str,
+    pub totp_enrolled: bool,
+    pub recovery_codes_left: u32,
+    pub csrf_token: &'a str,
+    pub notice: Option<&'a str>,
+}
+
+/// The QR code is SVG made by `signin::totp::qr_svg` (rectangles only), inlined unescaped.
+#[derive(Template)]
+#[template(path = "totp_enrolment.html")]
+pub struct TotpEnrolmentPage<'a> {
+    pub secret: &'a str,
+    pub qr_svg: &'a str,
+    pub csrf_token: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+pub struct RecoveryCodesPage<'a> {
+    pub codes: Vec<&'a str>,
+}
+
+#[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
     pub client_name: &'a str,

@@ -105,6 +105,7 @@ pub async fn exchange(
                 scopes: &request.scope,
                 nonce: request.nonce.as_deref(),
                 auth_time: grant.auth_time,
+                methods: Some(grant.methods),
                 access_token: &access_token,
                 algorithm,
                 now,

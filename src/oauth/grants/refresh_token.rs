@@ -204,6 +204,8 @@ fn refreshed_id_token(
             scopes: scope,
             nonce: None,
             auth_time: record.auth_time.unix_timestamp(),
+            // OIDC Core §12.2 does not ask for them again; the refresh token does not keep them
+            methods: None,
             access_token,
             algorithm,
             now,

@@ -27,6 +27,7 @@ struct ClientRow {
     id_token_signed_response_alg: Option<String>,
     access_token_ttl_secs: Option<i32>,
     first_party: bool,
+    require_mfa: bool,
     disabled: bool,
     version: i64,
     created_at: OffsetDateTime,
@@ -60,6 +61,7 @@ impl TryFrom<ClientRow> for Client {
                 .transpose()
                 .map_err(StoreError::corrupt)?,
             first_party: row.first_party,
+            require_mfa: row.require_mfa,
             disabled: row.disabled,
             version: row.version,
             created_at: row.created_at,
@@ -117,9 +119,10 @@ impl ClientStore for PgStore {
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
-                 access_token_ttl_secs, id_token_signed_response_alg, first_party, disabled, version, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                 access_token_ttl_secs, id_token_signed_response_alg, first_party, require_mfa, \
+                 disabled, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+                 $18)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -134,6 +137,7 @@ impl ClientStore for PgStore {
             .bind(ttl)
             .bind(client.id_token_signed_response_alg.map(SigningAlgorithm::as_str))
             .bind(client.first_party)
+            .bind(client.require_mfa)
             .bind(client.disabled)
             .bind(client.version)
             .bind(client.created_at)
@@ -203,8 +207,8 @@ impl ClientStore for PgStore {
             "UPDATE clients SET name = $1, client_type = $2, token_endpoint_auth_method = $3, \
              grant_types = $4, scopes = $5, redirect_uris = $6, post_logout_redirect_uris = $7, \
              audiences = $8, jwks = $9, access_token_ttl_secs = $10, \
-             id_token_signed_response_alg = $11, first_party = $12, disabled = $13, \
-             updated_at = $14, version = version + 1 WHERE id = $15 AND version = $16",
+             id_token_signed_response_alg = $11, first_party = $12, require_mfa = $13, \
+             disabled = $14, updated_at = $15, version = version + 1 WHERE id = $16 AND version = $17",
         )
         .bind(&client.name)
         .bind(client.client_type.as_str())
@@ -222,6 +226,7 @@ impl ClientStore for PgStore {
                 .map(SigningAlgorithm::as_str),
         )
         .bind(client.first_party)
+        .bind(client.require_mfa)
         .bind(client.disabled)
         .bind(client.updated_at)
         .bind(client.id.as_str())

@@ -5,6 +5,7 @@ mod audit;
 mod changes;
 mod clients;
 mod executor;
+mod factors;
 mod grants;
 mod idempotency;
 mod signing_keys;

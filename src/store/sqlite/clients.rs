@@ -24,6 +24,7 @@ struct ClientRow {
     id_token_signed_response_alg: Option<String>,
     access_token_ttl_secs: Option<i64>,
     first_party: bool,
+    require_mfa: bool,
     disabled: bool,
     version: i64,
     created_at: i64,
@@ -61,6 +62,7 @@ impl TryFrom<ClientRow> for Client {
                 .transpose()
                 .map_err(StoreError::corrupt)?,
             first_party: row.first_party,
+            require_mfa: row.require_mfa,
             disabled: row.disabled,
             version: row.version,
             created_at: from_unix(row.created_at)?,
@@ -116,9 +118,9 @@ impl ClientStore for SqliteStore {
             sqlx::query(
                 "INSERT INTO clients (id, name, client_type, token_endpoint_auth_method, \
                  grant_types, scopes, redirect_uris, post_logout_redirect_uris, audiences, jwks, \
-                 access_token_ttl_secs, id_token_signed_response_alg, first_party, disabled, version, \
-                 created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 access_token_ttl_secs, id_token_signed_response_alg, first_party, require_mfa, \
+                 disabled, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(client.id.as_str())
             .bind(&client.name)
@@ -131,8 +133,13 @@ impl ClientStore for SqliteStore {
             .bind(to_json(&client.audiences))
             .bind(client.jwks.as_ref().map(to_json))
             .bind(client.access_token_ttl_secs.map(i64::from))
-            .bind(client.id_token_signed_response_alg.map(SigningAlgorithm::as_str))
+            .bind(
+                client
+                    .id_token_signed_response_alg
+                    .map(SigningAlgorithm::as_str),
+            )
             .bind(client.first_party)
+            .bind(client.require_mfa)
             .bind(client.disabled)
             .bind(client.version)
             .bind(to_unix(client.created_at))
@@ -200,7 +207,7 @@ impl ClientStore for SqliteStore {
             "UPDATE clients SET name = ?, client_type = ?, token_endpoint_auth_method = ?, \
              grant_types = ?, scopes = ?, redirect_uris = ?, post_logout_redirect_uris = ?, \
              audiences = ?, jwks = ?, access_token_ttl_secs = ?, id_token_signed_response_alg = ?, \
-             first_party = ?, disabled = ?, updated_at = ?, version = version + 1 \
+             first_party = ?, require_mfa = ?, disabled = ?, updated_at = ?, version = version + 1 \
              WHERE id = ? AND version = ?",
         )
         .bind(&client.name)
@@ -219,6 +226,7 @@ impl ClientStore for SqliteStore {
                 .map(SigningAlgorithm::as_str),
         )
         .bind(client.first_party)
+        .bind(client.require_mfa)
         .bind(client.disabled)
         .bind(to_unix(client.updated_at))
         .bind(client.id.as_str())

@@ -4,6 +4,7 @@
 mod audit;
 mod changes;
 mod clients;
+mod factors;
 mod grants;
 mod idempotency;
 mod signing_keys;

@@ -1,0 +1,292 @@
+//! `/account`: a person managing their own second factors, signed in through Gatehouse's own
+//! session. Without a session it shows the sign-in page of a built-in first-party client (the
+//! same steps as any authorization, second factor included) that returns here instead of
+//! issuing a code. Every form carries a CSRF token derived from the session cookie, which no
+//! other site can read; the pages need no script.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use time::OffsetDateTime;
+
+use super::cookies::Cookies;
+use super::templates::{AccountPage, RecoveryCodesPage, TotpEnrolmentPage, render};
+use super::{error_page, forbidden_page, proceed, read_form, redirect, signed_in_user};
+use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::domain::{
+    AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, ScopeSet, User,
+};
+use crate::http::client_address::client_address;
+use crate::oauth::authorize::{AuthorizationRequest, Prompt};
+use crate::oauth::{FormRequest, OAuthError};
+use crate::signin::enrol::{self, EnrolError};
+use crate::signin::recovery::RecoveryCode;
+use crate::state::AppState;
+
+/// The client id of the account page's own sign-in; never stored, never issued a code.
+pub const ACCOUNT_CLIENT_ID: &str = "gatehouse-account";
+
+const ACCOUNT_PATH: &str = "/account";
+
+/// The built-in client the account page signs people in through: first-party (no consent),
+/// returning to `/account`.
+pub(super) fn account_client(issuer: &str) -> Option<Client> {
+    let redirect =
+        RedirectUri::parse(&format!("{}{ACCOUNT_PATH}", issuer.trim_end_matches('/'))).ok()?;
+    Some(Client {
+        id: ClientId::parse(ACCOUNT_CLIENT_ID).ok()?,
+        name: "your Gatehouse account".into(),
+        client_type: ClientType::Public,
+        auth_method: AuthMethod::None,
+        grant_types: vec![GrantType::AuthorizationCode],
+        scopes: ScopeSet::parse_delimited("openid").ok()?,
+        redirect_uris: vec![redirect],
+        post_logout_redirect_uris: Vec::new(),
+        audiences: Vec::new(),
+        jwks: None,
+        access_token_ttl_secs: None,
+        id_token_signed_response_alg: None,
+        first_party: true,
+        require_mfa: false,
+        disabled: false,
+        version: 0,
+        created_at: OffsetDateTime::UNIX_EPOCH,
+        updated_at: OffsetDateTime::UNIX_EPOCH,
+    })
+}
+
+/// Whether `client` is the account page's built-in one: signed in, it goes back to the page.
+pub(super) fn is_account_client(client: &Client) -> bool {
+    client.id.as_str() == ACCOUNT_CLIENT_ID
+}
+
+pub(super) fn back_to_account() -> HttpResponse {
+    redirect(ACCOUNT_PATH)
+}
+
+/// The person behind the browser's session, with the session cookie.
+struct Signed {
+    user: User,
+    cookie: String,
+}
+
+impl Signed {
+    /// The CSRF token of this session's forms: only the browser holding the (HttpOnly) cookie
+    /// can know it.
+    fn csrf_token(&self) -> String {
+        sha256_hex(format!("gatehouse account form\0{}", self.cookie).as_bytes())
+    }
+
+    fn accepts(&self, form: &FormRequest) -> bool {
+        form.get("csrf_token")
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), self.csrf_token().as_bytes()))
+    }
+}
+
+/// The signed-in person, if any.
+async fn signed(state: &AppState, req: &HttpRequest) -> Result<Option<Signed>, HttpResponse> {
+    let cookies = Cookies::for_issuer(state.issuer.as_str());
+    let cookie = cookies.session(req);
+    match signed_in_user(state, cookie).await {
+        Ok(signed) => Ok(signed.map(|(user, _)| Signed {
+            user,
+            cookie: cookie.unwrap_or_default().to_owned(),
+        })),
+        Err(error) => Err(error_page(&error)),
+    }
+}
+
+/// The sign-in steps for the built-in account client.
+async fn sign_in(state: &AppState, req: &HttpRequest, cookies: &Cookies) -> HttpResponse {
+    let Some(client) = account_client(state.issuer.as_str()) else {
+        return error_page(&OAuthError::server_error(anyhow::anyhow!(
+            "the issuer makes no account URL"
+        )));
+    };
+    let request = AuthorizationRequest {
+        client_id: ACCOUNT_CLIENT_ID.into(),
+        redirect_uri: client.redirect_uris[0].as_str().to_owned(),
+        scope: client.scopes.clone(),
+        state: None,
+        nonce: None,
+        // no code is ever issued for it; PKCE has nothing to protect
+        code_challenge: random_token(),
+        prompt: Prompt::default(),
+        max_age: None,
+        acr: None,
+    };
+    let from = client_address(req).ip();
+    proceed(state, &client, request, None, false, cookies, from).await
+}
+
+/// A form posted on an account page, from the browser holding the session.
+async fn posted(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(Signed, FormRequest), HttpResponse> {
+    let form = read_form(req, body).map_err(|e| error_page(&e))?;
+    // Signed out meanwhile: the page shows the sign-in.
+    let signed = signed(state, req).await?.ok_or_else(back_to_account)?;
+    if !signed.accepts(&form) {
+        let error =
+            OAuthError::invalid_request("this form was not sent from the page Gatehouse showed");
+        return Err(forbidden_page(&error));
+    }
+    Ok((signed, form))
+}
+
+/// `GET /account`: the person's second factors, or the sign-in.
+pub async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    match signed(&state, &req).await {
+        Ok(Some(signed)) => account_page(&state, &signed, None).await,
+        Ok(None) => sign_in(&state, &req, &Cookies::for_issuer(state.issuer.as_str())).await,
+        Err(response) => response,
+    }
+}
+
+async fn account_page(state: &AppState, signed: &Signed, notice: Option<&str>) -> HttpResponse {
+    let user_id = signed.user.id;
+    let factor = match state.db.find_totp_factor(user_id).await {
+        Ok(factor) => factor,
+        Err(error) => return error_page(&OAuthError::from_backend(error)),
+    };
+    let recovery_codes_left = match state.db.count_recovery_codes(user_id).await {
+        Ok(count) => count,
+        Err(error) => return error_page(&OAuthError::from_backend(error)),
+    };
+    render(
+        StatusCode::OK,
+        &AccountPage {
+            username: signed.user.username.as_str(),
+            totp_enrolled: factor.is_some_and(|f| f.is_confirmed()),
+            recovery_codes_left,
+            csrf_token: &signed.csrf_token(),
+            notice,
+        },
+    )
+}
+
+/// `POST /account/totp`: starts setting up an authenticator app: the QR code and the secret.
+pub async fn post_start_totp(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let signed = match posted(&state, &req, &body).await {
+        Ok((signed, _)) => signed,
+        Err(response) => return response,
+    };
+    match enrol::start_totp(&state, &signed.user).await {
+        Ok(enrolment) => totp_page(&signed, &enrolment.secret, &enrolment.qr_svg, None),
+        Err(EnrolError::AlreadyEnrolled) => {
+            account_page(
+                &state,
+                &signed,
+                Some("An authenticator app is set up already; remove it first to set up another."),
+            )
+            .await
+        }
+        Err(error) => enrol_failed(error),
+    }
+}
+
+fn totp_page(signed: &Signed, secret: &str, qr_svg: &str, error: Option<&str>) -> HttpResponse {
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    render(
+        status,
+        &TotpEnrolmentPage {
+            secret,
+            qr_svg,
+            csrf_token: &signed.csrf_token(),
+            error,
+        },
+    )
+}
+
+/// `POST /account/totp/confirm`: the first code confirms the authenticator; the recovery codes
+/// are shown, once.
+pub async fn post_confirm_totp(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (signed, form) = match posted(&state, &req, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let code = form.get("code").unwrap_or_default();
+    match enrol::confirm_totp(&state, signed.user.id, code).await {
+        Ok(codes) => recovery_codes_page(&codes),
+        Err(EnrolError::WrongCode) => {
+            tracing::info!(user_id = %signed.user.id, "authenticator not confirmed: wrong code");
+            let message = "That code does not match. Scan the code again, or start over from your account page.";
+            account_page(&state, &signed, Some(message)).await
+        }
+        Err(EnrolError::AlreadyEnrolled) => back_to_account(),
+        Err(error) => enrol_failed(error),
+    }
+}
+
+fn recovery_codes_page(codes: &[RecoveryCode]) -> HttpResponse {
+    let codes: Vec<&str> = codes.iter().map(RecoveryCode::expose).collect();
+    render(StatusCode::OK, &RecoveryCodesPage { codes })
+}
+
+/// `POST /account/recovery-codes`: ten new recovery codes, the old ones void.
+pub async fn post_recovery_codes(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let signed = match posted(&state, &req, &body).await {
+        Ok((signed, _)) => signed,
+        Err(response) => return response,
+    };
+    match enrol::regenerate_recovery_codes(&state, signed.user.id).await {
+        Ok(codes) => recovery_codes_page(&codes),
+        Err(error) => enrol_failed(error),
+    }
+}
+
+/// `POST /account/totp/remove`: removes the authenticator and the recovery codes.
+pub async fn post_remove_totp(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let signed = match posted(&state, &req, &body).await {
+        Ok((signed, _)) => signed,
+        Err(response) => return response,
+    };
+    match enrol::remove_second_factors(&state, signed.user.id).await {
+        Ok(_) => {
+            account_page(
+                &state,
+                &signed,
+                Some("Your authenticator app and recovery codes were removed."),
+            )
+            .await
+        }
+        Err(error) => enrol_failed(error),
+    }
+}
+
+/// A failure while changing factors: logged with its cause; 503 for an outage, else 500.
+fn enrol_failed(error: EnrolError) -> HttpResponse {
+    match error {
+        EnrolError::Store(store) => {
+            tracing::warn!(error = %store, "an account change failed in the database");
+            error_page(&OAuthError::from_backend(store))
+        }
+        other => {
+            tracing::error!(error = %other, "an account change failed");
+            error_page(&OAuthError::server_error(anyhow::anyhow!(
+                "the account change failed"
+            )))
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The second-factor step: a code from the person's authenticator app (RFC 6238) or one of
+//! their recovery codes, after the password or on top of a session that needs more (a step-up,
+//! OIDC Core §3.1.2.1 `acr_values`). Failures are throttled per person and address like
+//! passwords; a code is accepted once, recorded in the database so no instance accepts it again.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::enrol::audit;
+use super::methods::{Method, Methods};
+use super::totp::{self, TotpSecret};
+use super::{Outcome, SignedIn, backend_failed, recovery, start_session};
+use crate::oauth::interaction::{Interaction, save_interaction};
+use crate::oauth::throttle::Throttle;
+use crate::state::AppState;
+use crate::store::StoreError;
+use crate::telemetry::SignIn;
+
+/// Who owes a second factor in an interaction, and what they proved so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pending {
+    pub user_id: Uuid,
+    pub methods: Methods,
+}
+
+/// Whether `user_id` has a second factor to be asked for: a confirmed authenticator.
+pub async fn has_second_factor(state: &AppState, user_id: Uuid) -> Result<bool, StoreError> {
+    Ok(state
+        .db
+        .find_totp_factor(user_id)
+        .await?
+        .is_some_and(|factor| factor.is_confirmed()))
+}
+
+/// What the person typed on the second-factor form.
+pub struct Attempt<'a> {
+    pub code: &'a str,
+    pub from: IpAddr,
+}
+
+/// How a code was accepted.
+enum Accepted {
+    Totp,
+    /// A recovery code, with how many are left unused.
+    Recovery {
+        left: u32,
+    },
+}
+
+/// Checks `attempt` for the person the interaction waits on; signed in, a new session with the
+/// second factor added replaces whatever session the browser had: a new cookie, as a session's
+/// privileges never grow under an id an attacker may have planted (session fixation).
+pub async fn sign_in(
+    state: &AppState,
+    interaction_id: &str,
+    interaction: &mut Interaction,
+    attempt: Attempt<'_>,
+) -> Outcome {
+    let Some(pending) = interaction.awaiting_second_factor else {
+        tracing::info!("second factor refused: the interaction waits on no one");
+        return Outcome::WrongCredentials;
+    };
+    let subject = pending.user_id.to_string();
+    let throttle = Throttle::new(
+        state.ephemeral.as_ref(),
+        "second-factor",
+        &subject,
+        attempt.from,
+        state.settings.sessions.sign_in_limits(),
+    );
+    match throttle.admit().await {
+        Ok(None) => {}
+        Ok(Some(refusal)) => {
+            tracing::info!(
+                reason = refusal.as_str(),
+                "second factor refused: too many failures"
+            );
+            state.metrics.sign_in(SignIn::Throttled);
+            return Outcome::Throttled {
+                retry_after: throttle.retry_after(),
+            };
+        }
+        Err(error) => return backend_failed(state, "counting the attempt", &error),
+    }
+    let accepted = match check_code(state, pending.user_id, attempt.code).await {
+        Ok(Some(accepted)) => accepted,
+        Ok(None) => {
+            if let Err(error) = throttle.failed().await {
+                return backend_failed(state, "counting the failed code", &error);
+            }
+            tracing::info!(user_id = %pending.user_id, "second factor refused: wrong or used code");
+            state.metrics.sign_in(SignIn::WrongCredentials);
+            return Outcome::WrongCredentials;
+        }
+        Err(Failure::Store(error)) => return backend_failed(state, "checking the code", &error),
+        Err(Failure::Sealed) => {
+            tracing::error!(user_id = %pending.user_id, "second factor failed: the stored secret does not open under the key-encryption key");
+            state.metrics.sign_in(SignIn::Error);
+            return Outcome::Failed;
+        }
+    };
+    if let Err(error) = throttle.succeeded().await {
+        tracing::warn!(%error, "could not clear the failed second-factor count");
+    }
+    let recovery_codes_left = match accepted {
+        Accepted::Totp => None,
+        Accepted::Recovery { left } => {
+            let details = json!({ "recovery_codes_left": left });
+            audit(state, pending.user_id, "recovery_code.used", details).await;
+            Some(left)
+        }
+    };
+    let user = match state.db.find_user(pending.user_id).await {
+        Ok(user) if !user.disabled => user,
+        Ok(_) | Err(StoreError::NotFound) => {
+            tracing::info!("second factor refused: the person was disabled or deleted meanwhile");
+            state.metrics.sign_in(SignIn::WrongCredentials);
+            return Outcome::WrongCredentials;
+        }
+        Err(error) => return backend_failed(state, "looking up the person", &error),
+    };
+    let methods = pending.methods.with(Method::Otp);
+    let (session, session_id) = match start_session(state, user.id, methods).await {
+        Ok(started) => started,
+        Err(error) => return backend_failed(state, "creating the session", &error),
+    };
+    interaction.awaiting_second_factor = None;
+    interaction.session = Some(session);
+    if let Err(error) =
+        save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
+    {
+        return backend_failed(state, "saving the signed-in interaction", &error);
+    }
+    state.metrics.sign_in(SignIn::Success);
+    Outcome::SignedIn(Box::new(SignedIn {
+        user,
+        session,
+        session_id,
+        recovery_codes_left,
+    }))
+}
+
+enum Failure {
+    Store(StoreError),
+    /// The sealed secret did not open: a key-encryption key that changed, or a defect.
+    Sealed,
+}
+
+impl From<StoreError> for Failure {
+    fn from(error: StoreError) -> Self {
+        Failure::Store(error)
+    }
+}
+
+/// A TOTP code of the person's confirmed authenticator, used now, or else one of their unused
+/// recovery codes, used now; `None` when neither.
+async fn check_code(
+    state: &AppState,
+    user_id: Uuid,
+    typed: &str,
+) -> Result<Option<Accepted>, Failure> {
+    let now = state.clock.now();
+    if let Some(factor) = state.db.find_totp_factor(user_id).await?
+        && factor.is_confirmed()
+    {
+        let secret = TotpSecret::open(&state.keys, user_id, &factor.sealed_secret)
+            .map_err(|_| Failure::Sealed)?;
+        if let Some(step) = totp::verify(&secret, typed, now, factor.last_used_step) {
+            // Two instances given the same code at once: the database lets one through.
+            return Ok(state
+                .db
+                .use_totp_step(user_id, step)
+                .await?
+                .then_some(Accepted::Totp));
+        }
+    }
+    let left = state
+        .db
+        .use_recovery_code(user_id, &recovery::digest(typed), now)
+        .await?;
+    Ok(left.map(|left| Accepted::Recovery { left }))
+}

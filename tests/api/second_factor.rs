@@ -1,0 +1,415 @@
+//! Second factors as people use them: a person with an authenticator app types a code after the
+//! password (RFC 6238, ±1 step of skew, each code once, failures throttled), or a recovery code
+//! instead (single use, the count left shown); a request with `acr_values` asking for more than
+//! the session has steps it up with the second factor alone; ID tokens say how the person signed
+//! in (`amr`, RFC 8176; `acr`, OIDC Core §2). Time is the injected clock.
+
+use std::time::Duration;
+
+use gatehouse::domain::User;
+use gatehouse::signin::enrol;
+use oauth2::TokenResponse as _;
+use serde_json::Value;
+
+use crate::flow::{
+    Browser, PASSWORD, back_channel, redirect_params, relying_party, start, web_client,
+};
+use crate::helpers::{Backend, RegisteredClient, TestApp, spawn_app, spawn_app_with};
+use crate::pages::jwt_claims;
+
+const MFA: &str = "urn:gatehouse:acr:mfa";
+
+/// RFC 4648 base32 without padding, as the enrolment shows the secret for typing.
+fn base32_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut bits, mut value, mut out) = (0u32, 0u64, Vec::new());
+    for c in text.bytes() {
+        let index = ALPHABET.iter().position(|a| *a == c).expect("base32") as u64;
+        value = (value << 5) | index;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+        }
+    }
+    out
+}
+
+/// The RFC 6238 code (HMAC-SHA-1, 6 digits, 30 s) of `secret` at unix time `at`, computed here
+/// independently of the server's implementation (RFC 4226 §5.3 dynamic truncation).
+pub fn code_at(secret: &str, at: i64) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &base32_decode(secret));
+    let counter = (at.div_euclid(30) as u64).to_be_bytes();
+    let mac = hmac::sign(&key, &counter);
+    let mac = mac.as_ref();
+    let offset = (mac[19] & 0x0f) as usize;
+    let binary = u32::from_be_bytes([
+        mac[offset],
+        mac[offset + 1],
+        mac[offset + 2],
+        mac[offset + 3],
+    ]) & 0x7fff_ffff;
+    format!("{:06}", binary % 1_000_000)
+}
+
+/// `username` created with an authenticator set up and confirmed; its secret and recovery
+/// codes. The clock then moves to the next step, so the confirming code is spent.
+async fn enrolled(app: &TestApp, username: &str) -> (User, String, Vec<String>) {
+    let user = app.create_user(username, PASSWORD).await;
+    let (secret, codes) = enrol_existing(app, &user).await;
+    (user, secret, codes)
+}
+
+async fn enrol_existing(app: &TestApp, user: &User) -> (String, Vec<String>) {
+    let enrolment = enrol::start_totp(&app.state, user).await.unwrap();
+    assert!(
+        enrolment.uri.starts_with("otpauth://totp/"),
+        "{}",
+        enrolment.uri
+    );
+    assert!(enrolment.qr_svg.starts_with("<svg"));
+    let code = code_at(&enrolment.secret, app.now());
+    let recovery = enrol::confirm_totp(&app.state, user.id, &code)
+        .await
+        .expect("the first code confirms the authenticator");
+    app.clock.advance(Duration::from_secs(30));
+    let recovery = recovery.iter().map(|c| c.expose().to_owned()).collect();
+    (enrolment.secret, recovery)
+}
+
+/// The page the sign-in shows after the password, in a new browser.
+async fn after_password(
+    app: &TestApp,
+    client: &RegisteredClient,
+    username: &str,
+    extra: &[(&str, &str)],
+) -> (Browser, reqwest::Response, crate::flow::Started) {
+    let rp = relying_party(app, client);
+    let started = start(&rp, &["openid", "profile"], extra);
+    let browser = Browser::new();
+    let page = browser.get(&started.url).await.text().await.unwrap();
+    let response = browser
+        .submit(
+            app,
+            &page,
+            &[("username", username), ("password", PASSWORD)],
+        )
+        .await;
+    (browser, response, started)
+}
+
+async fn second_factor_page(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains(r#"name="code""#), "the code form: {page}");
+    assert!(
+        page.contains("<h1>Enter your verification code</h1>"),
+        "{page}"
+    );
+    page
+}
+
+/// The claims of the ID token the code in `response` (a redirect to the client) exchanges for.
+async fn id_token_claims(
+    app: &TestApp,
+    client: &RegisteredClient,
+    started: crate::flow::Started,
+    response: &reqwest::Response,
+) -> Value {
+    let params = redirect_params(response);
+    let code = params
+        .get("code")
+        .unwrap_or_else(|| panic!("no code in {params:?}"));
+    let tokens = relying_party(app, client)
+        .exchange_code(oauth2::AuthorizationCode::new(code.clone()))
+        .set_pkce_verifier(started.verifier)
+        .request_async(&back_channel())
+        .await
+        .expect("the code exchanges for tokens");
+    assert!(!tokens.access_token().secret().is_empty());
+    jwt_claims(
+        tokens
+            .extra_fields()
+            .id_token
+            .as_deref()
+            .expect("an ID token"),
+    )
+}
+
+async fn a_person_with_an_authenticator_types_a_code_after_the_password(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let (_, secret, _) = enrolled(&app, "ann").await;
+
+    let (browser, response, started) = after_password(&app, &client, "ann", &[]).await;
+    let page = second_factor_page(response).await;
+    let response = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+
+    let consent = response.text().await.unwrap();
+    let response = browser
+        .submit(&app, &consent, &[("decision", "allow")])
+        .await;
+    let claims = id_token_claims(&app, &client, started, &response).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(claims["acr"], MFA);
+    assert_eq!(claims["auth_time"], app.now());
+}
+
+async fn a_code_is_accepted_once_and_within_one_step_of_skew(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let (_, secret, _) = enrolled(&app, "ann").await;
+    // two steps past the one the enrolment's confirmation used
+    app.clock.advance(Duration::from_secs(60));
+    let now = app.now();
+
+    for (at, accepted) in [
+        (now - 60, false),
+        (now + 60, false),
+        (now - 30, true),
+        (now - 30, false),
+        (now + 30, true),
+        (now, false),
+    ] {
+        let (browser, response, _) = after_password(&app, &client, "ann", &[]).await;
+        let page = second_factor_page(response).await;
+        let response = browser
+            .submit(&app, &page, &[("code", &code_at(&secret, at))])
+            .await;
+        let expected = if accepted { 200 } else { 400 };
+        assert_eq!(
+            response.status(),
+            expected,
+            "code of {} s from now",
+            at - now
+        );
+        let page = response.text().await.unwrap();
+        assert_eq!(!page.contains(r#"name="code""#), accepted, "{page}");
+    }
+}
+
+async fn wrong_codes_are_throttled_like_passwords(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.sessions.max_failed_logins = 3;
+        s.sessions.failed_login_window_secs = 600;
+    })
+    .await
+    else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let (_, secret, _) = enrolled(&app, "ann").await;
+    let (browser, response, _) = after_password(&app, &client, "ann", &[]).await;
+    let mut page = second_factor_page(response).await;
+
+    for guess in ["000000", "123456", "999999"] {
+        let response = browser.submit(&app, &page, &[("code", guess)]).await;
+        assert_eq!(response.status(), 400);
+        page = response.text().await.unwrap();
+        assert!(page.contains("That code is not valid"), "{page}");
+    }
+    let blocked = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+
+    assert_eq!(blocked.status(), 429);
+    assert_eq!(blocked.headers()["retry-after"], "600");
+}
+
+async fn a_recovery_code_signs_in_once_and_says_how_many_are_left(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut client = web_client();
+    client.first_party = true;
+    let client = app.register_client(client).await;
+    let (_, _, recovery) = enrolled(&app, "ann").await;
+    assert_eq!(recovery.len(), 10);
+
+    let (browser, response, started) = after_password(&app, &client, "ann", &[]).await;
+    let page = second_factor_page(response).await;
+    let typed = recovery[3].to_lowercase();
+    let response = browser.submit(&app, &page, &[("code", &typed)]).await;
+
+    assert_eq!(response.status(), 200);
+    let notice = response.text().await.unwrap();
+    assert!(
+        notice.contains("You have 9 recovery codes left"),
+        "{notice}"
+    );
+    let location = notice
+        .split(r#"<a href=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let location = location
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/");
+    assert!(
+        location.starts_with(crate::flow::REDIRECT_URI),
+        "{location}"
+    );
+    let code = url::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens = relying_party(&app, &client)
+        .exchange_code(oauth2::AuthorizationCode::new(code))
+        .set_pkce_verifier(started.verifier)
+        .request_async(&back_channel())
+        .await
+        .expect("the code exchanges for tokens");
+    let claims = jwt_claims(tokens.extra_fields().id_token.as_deref().unwrap());
+    assert_eq!(claims["acr"], MFA);
+
+    let (browser, response, _) = after_password(&app, &client, "ann", &[]).await;
+    let page = second_factor_page(response).await;
+    let again = browser.submit(&app, &page, &[("code", &recovery[3])]).await;
+    assert_eq!(again.status(), 400, "a recovery code works once");
+}
+
+async fn a_password_session_is_stepped_up_by_acr_values_without_signing_in_again(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut client = web_client();
+    client.first_party = true;
+    let client = app.register_client(client).await;
+    let user = app.create_user("ann", PASSWORD).await;
+    let (browser, response, started) = after_password(&app, &client, "ann", &[]).await;
+    let claims = id_token_claims(&app, &client, started, &response).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    assert_eq!(claims["acr"], "urn:gatehouse:acr:password");
+    let (secret, _) = enrol_existing(&app, &user).await;
+
+    let rp = relying_party(&app, &client);
+    let started = start(&rp, &["openid"], &[("acr_values", MFA)]);
+    let response = browser.get(&started.url).await;
+    let page = second_factor_page(response).await;
+    assert!(!page.contains(r#"name="password""#), "no second sign-in");
+    let response = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+
+    let claims = id_token_claims(&app, &client, started, &response).await;
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(claims["acr"], MFA);
+    assert_eq!(claims["auth_time"], app.now());
+    let started = start(&rp, &["openid"], &[("acr_values", MFA)]);
+    let response = browser.get(&started.url).await;
+    assert_eq!(
+        response.status(),
+        303,
+        "the stepped-up session needs nothing more"
+    );
+}
+
+async fn a_second_factor_nobody_set_up_is_an_unmet_requirement(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut client = web_client();
+    client.first_party = true;
+    let client = app.register_client(client).await;
+    app.create_user("ann", PASSWORD).await;
+
+    let (_, response, _) = after_password(&app, &client, "ann", &[("acr_values", MFA)]).await;
+    let params = redirect_params(&response);
+    assert_eq!(
+        params["error"], "unmet_authentication_requirements",
+        "{params:?}"
+    );
+
+    // signed in with a password, the request cannot be met without a person there
+    let (browser, response, started) = after_password(&app, &client, "ann", &[]).await;
+    id_token_claims(&app, &client, started, &response).await;
+    let rp = relying_party(&app, &client);
+    let silent = start(&rp, &["openid"], &[("acr_values", MFA), ("prompt", "none")]);
+    let response = browser.get(&silent.url).await;
+    assert_eq!(redirect_params(&response)["error"], "login_required");
+}
+
+/// A client registered with `require_mfa` gets a second factor for every sign-in: a password
+/// session from another client is stepped up, and a person with no second factor is refused.
+async fn a_client_that_requires_mfa_steps_every_password_session_up(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut plain = web_client();
+    plain.first_party = true;
+    let plain = app.register_client(plain).await;
+    let mut strict = web_client();
+    strict.first_party = true;
+    strict.require_mfa = true;
+    let strict = app.register_client(strict).await;
+    let ann = app.create_user("ann", PASSWORD).await;
+    app.create_user("bob", PASSWORD).await;
+
+    let (_, refused, _) = after_password(&app, &strict, "bob", &[]).await;
+    assert_eq!(
+        redirect_params(&refused)["error"],
+        "unmet_authentication_requirements"
+    );
+    let (browser, response, started) = after_password(&app, &plain, "ann", &[]).await;
+    assert_eq!(
+        id_token_claims(&app, &plain, started, &response).await["acr"],
+        "urn:gatehouse:acr:password"
+    );
+    let (secret, _) = enrol_existing(&app, &ann).await;
+    let started = start(&relying_party(&app, &strict), &["openid"], &[]);
+    let page = second_factor_page(browser.get(&started.url).await).await;
+    let response = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+
+    assert_eq!(
+        id_token_claims(&app, &strict, started, &response).await["acr"],
+        MFA
+    );
+}
+
+async fn discovery_lists_the_acr_values(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let metadata: Value = app
+        .client
+        .get(format!("{}/.well-known/openid-configuration", app.address))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        metadata["acr_values_supported"],
+        serde_json::json!(["urn:gatehouse:acr:password", MFA])
+    );
+    let claims = metadata["claims_supported"].as_array().unwrap();
+    assert!(claims.contains(&"amr".into()) && claims.contains(&"acr".into()));
+}
+
+crate::on_every_backend!(
+    a_person_with_an_authenticator_types_a_code_after_the_password,
+    a_code_is_accepted_once_and_within_one_step_of_skew,
+    wrong_codes_are_throttled_like_passwords,
+    a_recovery_code_signs_in_once_and_says_how_many_are_left,
+    a_password_session_is_stepped_up_by_acr_values_without_signing_in_again,
+    a_second_factor_nobody_set_up_is_an_unmet_requirement,
+    a_client_that_requires_mfa_steps_every_password_session_up,
+    discovery_lists_the_acr_values,
+);
