@@ -1,8 +1,10 @@
 use std::io::BufRead as _;
 
 use clap::{Args, Subcommand};
+use time::format_description::well_known::Rfc3339;
 
 use super::Output;
+use crate::admin::users::factors::{self, Factors};
 use crate::admin::users::{self, NewUser};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::Settings;
@@ -29,6 +31,16 @@ pub enum UsersCommand {
     Delete { user: String },
     /// End every browser session and token of a user at once ("sign out everywhere").
     SignOut { user: String },
+    /// Show a user's second factors: the authenticator app and how many recovery codes are
+    /// left (never a secret).
+    Factors {
+        user: String,
+        #[arg(long, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Remove a user's authenticator and recovery codes and sign them out everywhere (a lost
+    /// or stolen phone); they sign in with the password alone and may set factors up again.
+    ResetFactors { user: String },
     /// Disable a user: no sign-in, and everything they hold is refused at once.
     Disable { user: String },
     /// Enable a disabled user again (they sign in anew).
@@ -98,6 +110,23 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
                 signed_out.username, signed_out.id
             );
         }
+        UsersCommand::Factors { user, output } => {
+            let user = users::find_user(db.as_ref(), &user).await?;
+            print_factors(output, &factors::list_factors(db.as_ref(), &user).await?)?;
+        }
+        UsersCommand::ResetFactors { user } => {
+            let user = users::find_user(db.as_ref(), &user).await?;
+            let removed = factors::reset_factors(db.as_ref(), &user, "cli", now).await?;
+            let what = if removed {
+                "removed the second factors of"
+            } else {
+                "no second factors to remove for"
+            };
+            eprintln!(
+                "{what} {} ({}); signed out everywhere",
+                user.username, user.id
+            );
+        }
         UsersCommand::Disable { user } => set_disabled(db.as_ref(), &user, true, now).await?,
         UsersCommand::Enable { user } => set_disabled(db.as_ref(), &user, false, now).await?,
         UsersCommand::SetPassword { user, .. } => {
@@ -130,6 +159,27 @@ fn read_password() -> anyhow::Result<Password> {
     let trimmed = line.strip_suffix('\n').unwrap_or(&line);
     let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
     Ok(Password::new(trimmed.to_owned()))
+}
+
+fn print_factors(output: Output, factors: &Factors) -> anyhow::Result<()> {
+    if let Output::Json = output {
+        println!("{}", serde_json::to_string_pretty(factors)?);
+        return Ok(());
+    }
+    match &factors.totp {
+        None => println!("totp: none"),
+        Some(totp) => match totp.confirmed_at {
+            Some(confirmed_at) => {
+                println!("totp: confirmed since {}", confirmed_at.format(&Rfc3339)?)
+            }
+            None => println!(
+                "totp: waiting for its first code since {}",
+                totp.created_at.format(&Rfc3339)?
+            ),
+        },
+    }
+    println!("recovery codes left: {}", factors.recovery_codes_left);
+    Ok(())
 }
 
 /// One record as an object (`single`), or a list as an array.

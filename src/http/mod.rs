@@ -92,6 +92,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/users/{id}"),
     ("POST", "/v1/users/{id}/password"),
     ("POST", "/v1/users/{id}/sign-out"),
+    ("GET", "/v1/users/{id}/factors"),
+    ("DELETE", "/v1/users/{id}/factors"),
     ("GET", "/v1/keys"),
     ("POST", "/v1/keys/rotate"),
     ("POST", "/v1/keys/{kid}/revoke"),

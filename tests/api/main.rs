@@ -14,6 +14,7 @@ mod account;
 mod admin_auth;
 mod admin_clients;
 mod admin_conditional;
+mod admin_factors;
 mod admin_grants;
 mod admin_idempotency;
 mod admin_keys;

@@ -211,3 +211,111 @@ fn sign_out_disable_and_enable_end_what_a_person_holds_on_every_instance() {
     let unknown = run(gatehouse(dir.path()).args(["users", "sign-out", "nobody"]));
     assert!(!unknown.status.success());
 }
+
+/// Gives `user_id` a confirmed authenticator and ten recovery codes in the embedded database of
+/// `dir`, through the store the account page writes with. The sealed secret is only bytes here:
+/// listing and resetting never open it.
+fn enrol_in_database(dir: &Path, user_id: &str) {
+    use gatehouse::store::{FactorStore as _, SqliteStore};
+    let url = format!("sqlite://{}", dir.join("data/gatehouse.db").display());
+    let user_id = uuid::Uuid::parse_str(user_id).unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = SqliteStore::connect(&url, 1, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+        store.put_totp_factor(user_id, &[7; 48], now).await.unwrap();
+        assert!(store.confirm_totp_factor(user_id, 1, now).await.unwrap());
+        let digests: Vec<[u8; 32]> = (0..10u8).map(|i| [i; 32]).collect();
+        store
+            .replace_recovery_codes(user_id, &digests, now)
+            .await
+            .unwrap();
+    });
+}
+
+/// The audit events with `action` in the embedded database of `dir`, as (actor, target id).
+fn audit_events(dir: &Path, action: &str) -> Vec<(String, String)> {
+    let url = format!("sqlite://{}", dir.join("data/gatehouse.db").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT actor, target_id FROM audit_events WHERE action = ?",
+        )
+        .bind(action)
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    })
+}
+
+fn stdout_of(output: &Output) -> String {
+    assert!(output.status.success(), "{}", stderr_of(output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn factors_are_listed_and_a_reset_removes_them_and_signs_the_person_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json_of(&run_with_stdin(
+        dir.path(),
+        &[&CREATE_ANN[..], &["json"]].concat(),
+        "a long passphrase\n",
+    ));
+    let id = created["id"].as_str().unwrap().to_owned();
+    let factors = |output: &str| {
+        run(gatehouse(dir.path()).args(["users", "factors", "ann", "--output", output]))
+    };
+
+    assert_eq!(
+        stdout_of(&factors("text")),
+        "totp: none\nrecovery codes left: 0\n"
+    );
+    assert_eq!(
+        json_of(&factors("json")),
+        serde_json::json!({"totp": null, "recovery_codes_left": 0})
+    );
+    let nothing = run(gatehouse(dir.path()).args(["users", "reset-factors", "ann"]));
+    assert!(nothing.status.success(), "{}", stderr_of(&nothing));
+    assert!(
+        stderr_of(&nothing).contains("no second factors to remove for ann"),
+        "{}",
+        stderr_of(&nothing)
+    );
+    assert_eq!(
+        cut_offs(dir.path(), "user", &id),
+        1,
+        "signed out all the same"
+    );
+
+    enrol_in_database(dir.path(), &id);
+    let text = stdout_of(&factors("text"));
+    assert!(text.starts_with("totp: confirmed since 20"), "{text}");
+    assert!(text.ends_with("\nrecovery codes left: 10\n"), "{text}");
+    let shown = json_of(&factors("json"));
+    assert_eq!(shown["totp"]["confirmed"], true, "{shown}");
+    assert!(shown["totp"]["confirmed_at"].is_string(), "{shown}");
+    assert_eq!(shown["recovery_codes_left"], 10, "{shown}");
+
+    let reset = run(gatehouse(dir.path()).args(["users", "reset-factors", &id]));
+
+    assert!(reset.status.success(), "{}", stderr_of(&reset));
+    assert!(
+        stderr_of(&reset).contains("removed the second factors of ann"),
+        "{}",
+        stderr_of(&reset)
+    );
+    assert_eq!(
+        json_of(&factors("json")),
+        serde_json::json!({"totp": null, "recovery_codes_left": 0})
+    );
+    assert_eq!(cut_offs(dir.path(), "user", &id), 2);
+    assert_eq!(
+        audit_events(dir.path(), "user.factors_reset"),
+        [("cli".to_owned(), id.clone()), ("cli".to_owned(), id)]
+    );
+    for command in ["factors", "reset-factors"] {
+        let unknown = run(gatehouse(dir.path()).args(["users", command, "nobody"]));
+        assert!(!unknown.status.success(), "{command} of an unknown user");
+    }
+}

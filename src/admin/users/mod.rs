@@ -1,5 +1,7 @@
 //! Managing the people who sign in.
 
+pub mod factors;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -359,8 +361,7 @@ async fn sign_out_user(
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<(), AdminError> {
-    cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
-    revoke_live_grants(db, user, now).await?;
+    end_sessions_and_grants(db, user, now).await?;
     audit(
         db,
         actor,
@@ -371,6 +372,18 @@ async fn sign_out_user(
     )
     .await;
     Ok(())
+}
+
+/// Every browser session and token `user` holds ends now, on every instance, and their grants
+/// are revoked with their refresh tokens: the cut-off is written first, so a failure after it
+/// only ends access early.
+async fn end_sessions_and_grants(
+    db: &dyn Database,
+    user: &User,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
+    revoke_live_grants(db, user, now).await
 }
 
 /// Revokes every live grant of `user` with its refresh tokens.

@@ -120,6 +120,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(|| not_allowed("POST"))),
     )
     .service(
+        web::resource("/v1/users/{id}/factors")
+            .route(web::get().to(users::get_user_factors))
+            .route(web::delete().to(users::delete_user_factors))
+            .default_service(web::to(|| not_allowed("GET, DELETE"))),
+    )
+    .service(
         web::resource("/v1/keys")
             .route(web::get().to(keys::get_keys))
             .default_service(web::to(|| not_allowed("GET"))),

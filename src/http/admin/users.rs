@@ -1,5 +1,7 @@
-//! `/v1/users`: create, list, read, replace, patch and delete people; reset a password.
+//! `/v1/users`: create, list, read, replace, patch and delete people; reset a password or the
+//! second factors.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -8,7 +10,7 @@ use super::conditional::{etag, expected_version, record};
 use super::idempotency::{Created, create_once};
 use super::pagination::{ListQuery, page_response};
 use super::{Admin, ApiError, body};
-use crate::admin::users::{self, NewUser, UserChanges, UserFilter};
+use crate::admin::users::{self, NewUser, UserChanges, UserFilter, factors};
 use crate::crypto::Password;
 use crate::domain::User;
 
@@ -183,5 +185,26 @@ pub async fn post_user_sign_out(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     users::sign_out_by_id(admin.db(), &id, admin.actor(), admin.now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /v1/users/{id}/factors`: what second factors the person has, never a secret.
+pub async fn get_user_factors(
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = users::find_user_by_id(admin.db(), &id).await?;
+    let factors = factors::list_factors(admin.db(), &user).await?;
+    admin.format.json(StatusCode::OK, &factors)
+}
+
+/// `DELETE /v1/users/{id}/factors`: removes the authenticator and recovery codes and signs the
+/// person out everywhere (a lost phone); 204 whether or not there were any.
+pub async fn delete_user_factors(
+    admin: Admin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let user = users::find_user_by_id(admin.db(), &id).await?;
+    factors::reset_factors(admin.db(), &user, admin.actor(), admin.now()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
