@@ -92,6 +92,8 @@ impl ChromeDriver {
         });
         let mut capabilities = Capabilities::new();
         capabilities.insert("goog:chromeOptions".into(), options);
+        // the console, for the checks that a page logs no error
+        capabilities.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         // chromedriver speaks plain HTTP on loopback: no TLS connector needed.
         ClientBuilder::new(HttpConnector::new())
             .capabilities(capabilities)
@@ -114,4 +116,43 @@ fn free_port() -> u16 {
         .and_then(|listener| listener.local_addr())
         .expect("a free local port")
         .port()
+}
+
+/// chromedriver's console log of the page (`POST /session/{id}/se/log`, type `browser`): the
+/// entries since the last call.
+#[derive(Debug)]
+struct ConsoleLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ConsoleLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
+    }
+}
+
+/// The console errors the browser logged since the last call. The browser's own request for
+/// `/favicon.ico` (there is none) is left out: no page asks for it.
+pub async fn console_errors(browser: &Client) -> Vec<String> {
+    let entries = browser
+        .issue_cmd(ConsoleLog)
+        .await
+        .expect("the console log");
+    entries
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry["level"] == "SEVERE")
+        .filter_map(|entry| entry["message"].as_str().map(str::to_owned))
+        .filter(|message| !message.contains("/favicon.ico"))
+        .collect()
 }

@@ -147,7 +147,7 @@ async fn sign_in_and_allow(
 }
 
 /// Page changes take well under a second here; 15 s leaves room for a loaded CI machine.
-fn wait(browser: &Client) -> Wait<'_> {
+pub(crate) fn wait(browser: &Client) -> Wait<'_> {
     browser
         .wait()
         .at_most(Duration::from_secs(15))
@@ -156,7 +156,7 @@ fn wait(browser: &Client) -> Wait<'_> {
 
 /// Where screenshots go: the test's temporary directory, or `GATEHOUSE_BROWSER_ARTIFACTS` to
 /// keep them.
-fn artifacts_dir(temporary: &Path) -> PathBuf {
+pub(crate) fn artifacts_dir(temporary: &Path) -> PathBuf {
     match std::env::var_os("GATEHOUSE_BROWSER_ARTIFACTS") {
         Some(dir) => {
             std::fs::create_dir_all(&dir).expect("the artifacts directory");
@@ -166,7 +166,7 @@ fn artifacts_dir(temporary: &Path) -> PathBuf {
     }
 }
 
-async fn save_screenshot(browser: &Client, path: &Path) {
+pub(crate) async fn save_screenshot(browser: &Client, path: &Path) {
     match browser.screenshot().await {
         Ok(png) => {
             std::fs::write(path, png).expect("the screenshot is written");

@@ -13,3 +13,4 @@ mod helpers;
 mod callback;
 mod chromedriver;
 mod login;
+mod second_factor;

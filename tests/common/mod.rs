@@ -4,6 +4,8 @@
 //! under `CI=true` their absence fails the run instead of skipping it.
 #![allow(dead_code)]
 
+pub mod totp;
+
 use std::sync::Once;
 
 /// The PostgreSQL server to test against (a maintenance URL such as

@@ -148,11 +148,11 @@ async fn account_page(state: &AppState, signed: &Signed, notice: Option<&str>) -
     let user_id = signed.user.id;
     let factor = match state.db.find_totp_factor(user_id).await {
         Ok(factor) => factor,
-        Err(error) => return error_page(&OAuthError::from_backend(error)),
+        Err(error) => return enrol_failed(error.into()),
     };
     let recovery_codes_left = match state.db.count_recovery_codes(user_id).await {
         Ok(count) => count,
-        Err(error) => return error_page(&OAuthError::from_backend(error)),
+        Err(error) => return enrol_failed(error.into()),
     };
     render(
         StatusCode::OK,

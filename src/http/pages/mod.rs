@@ -28,9 +28,9 @@ use crate::domain::{Client, User};
 use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
 use crate::oauth::interaction::{
-    INTERACTION_LIFETIME, Interaction, Next, Session, error_redirect, finish_interaction,
-    issue_code_redirect, load_interaction, load_session, next_step, required_acr, save_interaction,
-    start_interaction,
+    INTERACTION_LIFETIME, Interaction, Next, Session, end_session, error_redirect,
+    finish_interaction, issue_code_redirect, load_interaction, load_session, next_step,
+    required_acr, save_interaction, start_interaction,
 };
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
 use crate::signin::second_factor::{self, Pending};
@@ -260,6 +260,8 @@ struct Step {
     client: Client,
     cookies: Cookies,
     from: std::net::IpAddr,
+    /// The session cookie the browser came with, retired once a sign-in replaces it.
+    replaced_session: Option<String>,
 }
 
 impl Step {
@@ -276,6 +278,7 @@ impl Step {
             form,
             interaction,
             client,
+            replaced_session: cookies.session(req).map(str::to_owned),
             cookies,
             from: client_address(req).ip(),
         })
@@ -292,6 +295,7 @@ impl Step {
         let id = self.id.as_str();
         match outcome {
             Outcome::SignedIn(signed_in) => {
+                self.retire_replaced_session(state).await;
                 let request = interaction.request.clone();
                 go_on_signed_in(
                     state,
@@ -332,6 +336,18 @@ impl Step {
             Outcome::Throttled { retry_after } => too_many_attempts_page(retry_after),
             Outcome::Unavailable => unavailable_page(),
             Outcome::Failed => failed_page(),
+        }
+    }
+}
+
+impl Step {
+    /// A sign-in (a step-up, `prompt=login`) gives the browser a new session id; the one it
+    /// came with ends, so whoever else holds that cookie keeps nothing.
+    async fn retire_replaced_session(&self, state: &AppState) {
+        if let Some(old) = &self.replaced_session
+            && let Err(error) = end_session(state.ephemeral.as_ref(), old).await
+        {
+            tracing::warn!(%error, "could not end the session a sign-in replaced");
         }
     }
 }
