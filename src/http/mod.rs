@@ -75,6 +75,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/totp/confirm"),
     ("POST", "/account/totp/remove"),
     ("POST", "/account/recovery-codes"),
+    ("POST", "/account/password"),
+    ("POST", "/account/sign-out-everywhere"),
     ("POST", "/interaction/{id}/consent"),
     ("GET", "/assets/gatehouse.css"),
     ("GET", "/v1/clients"),
@@ -166,6 +168,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
         .service(resource("/account/totp/remove").route(web::post().to(pages::post_remove_totp)))
         .service(
             resource("/account/recovery-codes").route(web::post().to(pages::post_recovery_codes)),
+        )
+        .service(resource("/account/password").route(web::post().to(pages::post_change_password)))
+        .service(
+            resource("/account/sign-out-everywhere")
+                .route(web::post().to(pages::post_sign_out_everywhere)),
         )
         .service(resource("/interaction/{id}/consent").route(web::post().to(pages::post_consent)))
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))

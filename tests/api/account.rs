@@ -196,8 +196,133 @@ async fn account_forms_need_the_pages_token_and_a_session(backend: Backend) {
     );
 }
 
+/// Posts the account page's form for `action` with `fields`, as the browser would.
+async fn post_form(
+    app: &TestApp,
+    browser: &Browser,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut body = vec![("csrf_token", Form::of(page).csrf_token)];
+    body.extend(fields.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    assert!(page.contains(&format!(r#"action="{action}""#)), "{page}");
+    browser
+        .http
+        .post(format!("{}{action}", app.address))
+        .form(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The sign-in page a browser is shown on /account (it holds no session).
+async fn asked_to_sign_in(app: &TestApp, browser: &Browser) {
+    let page = browser.get(&format!("{}/account", app.address)).await;
+    let page = page.text().await.unwrap();
+    assert!(page.contains(r#"name="password""#), "signed out: {page}");
+}
+
+async fn a_person_changes_their_password_and_is_signed_out_everywhere(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_user("ann", PASSWORD).await;
+    let (elsewhere, _) = signed_in_to_account(&app, "ann").await;
+    let (browser, page) = signed_in_to_account(&app, "ann").await;
+    let new_password = "a brand new passphrase 42";
+
+    let wrong = post_form(
+        &app,
+        &browser,
+        &page,
+        "/account/password",
+        &[
+            ("current_password", "not it at all 1"),
+            ("new_password", new_password),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status(), 200);
+    assert!(
+        wrong
+            .text()
+            .await
+            .unwrap()
+            .contains("does not match your current password")
+    );
+    let weak = post_form(
+        &app,
+        &browser,
+        &page,
+        "/account/password",
+        &[("current_password", PASSWORD), ("new_password", "ann")],
+    )
+    .await;
+    assert!(
+        weak.text().await.unwrap().contains("new password"),
+        "the rules apply"
+    );
+    app.clock.advance(Duration::from_secs(1));
+    let changed = post_form(
+        &app,
+        &browser,
+        &page,
+        "/account/password",
+        &[
+            ("current_password", PASSWORD),
+            ("new_password", new_password),
+        ],
+    )
+    .await;
+
+    assert_eq!(changed.status(), 303);
+    app.read_changes().await;
+    asked_to_sign_in(&app, &browser).await;
+    asked_to_sign_in(&app, &elsewhere).await;
+    let fresh = Browser::new();
+    let login = fresh
+        .get(&format!("{}/account", app.address))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let old = fresh
+        .submit(&app, &login, &[("username", "ann"), ("password", PASSWORD)])
+        .await;
+    assert_eq!(old.status(), 400, "the old password no longer works");
+    let login = old.text().await.unwrap();
+    let new = fresh
+        .submit(
+            &app,
+            &login,
+            &[("username", "ann"), ("password", new_password)],
+        )
+        .await;
+    assert_eq!(new.status(), 303);
+}
+
+async fn signing_out_everywhere_from_the_account_page_ends_every_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_user("ann", PASSWORD).await;
+    let (elsewhere, _) = signed_in_to_account(&app, "ann").await;
+    let (browser, page) = signed_in_to_account(&app, "ann").await;
+    app.clock.advance(Duration::from_secs(1));
+
+    let response = post_form(&app, &browser, &page, "/account/sign-out-everywhere", &[]).await;
+
+    assert_eq!(response.status(), 303);
+    app.read_changes().await;
+    asked_to_sign_in(&app, &browser).await;
+    asked_to_sign_in(&app, &elsewhere).await;
+}
+
 crate::on_every_backend!(
     a_person_sets_up_an_authenticator_app_and_then_signs_in_with_it,
     removing_the_authenticator_ends_the_second_step,
     account_forms_need_the_pages_token_and_a_session,
+    a_person_changes_their_password_and_is_signed_out_everywhere,
+    signing_out_everywhere_from_the_account_page_ends_every_session,
 );

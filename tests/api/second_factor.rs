@@ -349,6 +349,47 @@ async fn a_client_that_requires_mfa_steps_every_password_session_up(backend: Bac
     );
 }
 
+/// OIDC Core §3.1.2.1: `prompt=login` and an exceeded `max_age` ask for every factor again, not
+/// only the password.
+async fn prompt_login_and_max_age_ask_for_the_code_again(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut client = web_client();
+    client.first_party = true;
+    let client = app.register_client(client).await;
+    let (_, secret, _) = enrolled(&app, "ann").await;
+    let (browser, response, _) = after_password(&app, &client, "ann", &[]).await;
+    let page = second_factor_page(response).await;
+    let signed_in = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+    assert_eq!(signed_in.status(), 303);
+    app.clock.advance(Duration::from_secs(120));
+    let rp = relying_party(&app, &client);
+
+    for extra in [("prompt", "login"), ("max_age", "60")] {
+        let started = start(&rp, &["openid"], &[extra]);
+        let login = browser.get(&started.url).await.text().await.unwrap();
+        assert!(
+            login.contains(r#"name="password""#),
+            "{extra:?}: the password again"
+        );
+        let response = browser
+            .submit(&app, &login, &[("username", "ann"), ("password", PASSWORD)])
+            .await;
+        let page = second_factor_page(response).await;
+        app.clock.advance(Duration::from_secs(30));
+        let response = browser
+            .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+            .await;
+        let claims = id_token_claims(&app, &client, started, &response).await;
+        assert_eq!(claims["acr"], MFA, "{extra:?}");
+        assert_eq!(claims["auth_time"], app.now(), "{extra:?}");
+        app.clock.advance(Duration::from_secs(120));
+    }
+}
+
 async fn discovery_lists_the_acr_values(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -379,5 +420,6 @@ crate::on_every_backend!(
     a_password_session_is_stepped_up_by_acr_values_without_signing_in_again,
     a_second_factor_nobody_set_up_is_an_unmet_requirement,
     a_client_that_requires_mfa_steps_every_password_session_up,
+    prompt_login_and_max_age_ask_for_the_code_again,
     discovery_lists_the_acr_values,
 );

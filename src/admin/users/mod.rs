@@ -11,7 +11,7 @@ use super::{
     AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
     note_changed,
 };
-use crate::crypto::{Password, PasswordHasher};
+use crate::crypto::{Password, PasswordHasher, Verification};
 use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
 use crate::store::{
     ChangeKind, Database, IDEMPOTENCY_CONFLICT, StoreError, UserFilter as StoreFilter,
@@ -297,6 +297,41 @@ pub async fn set_password_by_id(
 ) -> Result<(), AdminError> {
     let user = find_user_by_id(db, id).await?;
     reset_password(db, hasher, &user, password, actor, now).await
+}
+
+/// A person changing their own password (the account page): the current one must match and
+/// the new one meet the rules; then, as after a reset, every session and refresh token the old
+/// one opened ends, this browser's included.
+pub async fn change_own_password(
+    db: &dyn Database,
+    hasher: &PasswordHasher,
+    user: &User,
+    current: &Password,
+    new: &Password,
+    now: OffsetDateTime,
+) -> Result<(), AdminError> {
+    let verification = hasher
+        .verify(current, user.password_hash.as_deref())
+        .await?;
+    if !matches!(verification, Verification::Valid { .. }) {
+        let mut problems = Problems::default();
+        problems.add("current_password", "does not match your current password");
+        return problems.into_result();
+    }
+    // the form's field for the new password is `new_password`
+    reset_password(db, hasher, user, new, &user.id.to_string(), now)
+        .await
+        .map_err(|error| match error {
+            AdminError::Invalid(mut problems) => {
+                for problem in &mut problems {
+                    if problem.field == "password" {
+                        "new_password".clone_into(&mut problem.field);
+                    }
+                }
+                AdminError::Invalid(problems)
+            }
+            other => other,
+        })
 }
 
 async fn reset_password(

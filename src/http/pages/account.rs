@@ -9,14 +9,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use time::OffsetDateTime;
 
 use super::cookies::Cookies;
+use super::responses::{too_many_attempts_page, unavailable_page};
 use super::templates::{AccountPage, RecoveryCodesPage, TotpEnrolmentPage, render};
 use super::{error_page, forbidden_page, proceed, read_form, redirect, signed_in_user};
-use crate::crypto::{constant_time_eq, random_token, sha256_hex};
+use crate::admin::AdminError;
+use crate::admin::users::{change_own_password, sign_out_by_id};
+use crate::crypto::{Password, constant_time_eq, random_token, sha256_hex};
 use crate::domain::{
     AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, ScopeSet, User,
 };
 use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, Prompt};
+use crate::oauth::throttle::Throttle;
 use crate::oauth::{FormRequest, OAuthError};
 use crate::signin::enrol::{self, EnrolError};
 use crate::signin::recovery::RecoveryCode;
@@ -272,6 +276,125 @@ pub async fn post_remove_totp(
             .await
         }
         Err(error) => enrol_failed(error),
+    }
+}
+
+/// `POST /account/password`: the person's own password change; every session ends with it
+/// (this one too), so the page then asks to sign in with the new one.
+pub async fn post_change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let (signed, form) = match posted(&state, &req, &body).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let current = Password::new(form.get("current_password").unwrap_or_default().to_owned());
+    let new = Password::new(form.get("new_password").unwrap_or_default().to_owned());
+    let throttle = password_throttle(&state, &signed, &req);
+    if let Some(refused) = admitted(&throttle).await {
+        return refused;
+    }
+    let now = state.clock.now();
+    let changed = change_own_password(
+        state.db.as_ref(),
+        &state.passwords,
+        &signed.user,
+        &current,
+        &new,
+        now,
+    )
+    .await;
+    match changed {
+        Ok(()) => back_to_account(),
+        Err(error) => refused_change(&state, &signed, &throttle, error).await,
+    }
+}
+
+/// The failed-sign-in throttle, for the current password typed on the account page: a stolen
+/// session must not become a way to guess the password.
+fn password_throttle<'a>(
+    state: &'a AppState,
+    signed: &'a Signed,
+    req: &HttpRequest,
+) -> Throttle<'a> {
+    Throttle::new(
+        state.ephemeral.as_ref(),
+        "sign-in",
+        signed.user.username.as_str(),
+        client_address(req).ip(),
+        state.settings.sessions.sign_in_limits(),
+    )
+}
+
+/// `None` when the throttle lets the attempt through, else the response refusing it.
+async fn admitted(throttle: &Throttle<'_>) -> Option<HttpResponse> {
+    match throttle.admit().await {
+        Ok(None) => None,
+        Ok(Some(refusal)) => {
+            tracing::info!(
+                reason = refusal.as_str(),
+                "password change refused: too many failures"
+            );
+            Some(too_many_attempts_page(throttle.retry_after()))
+        }
+        Err(error) => Some(error_page(&OAuthError::from_backend(error))),
+    }
+}
+
+async fn refused_change(
+    state: &AppState,
+    signed: &Signed,
+    throttle: &Throttle<'_>,
+    error: AdminError,
+) -> HttpResponse {
+    match error {
+        AdminError::Invalid(problems) => {
+            if problems.iter().any(|p| p.field == "current_password")
+                && let Err(error) = throttle.failed().await
+            {
+                tracing::warn!(%error, "could not count a failed password change");
+            }
+            tracing::info!(user_id = %signed.user.id, "password change refused: {}", problems.iter().map(|p| p.field.as_str()).collect::<Vec<_>>().join(", "));
+            let message: Vec<String> = problems
+                .iter()
+                .map(|p| format!("{}: {}", p.field.replace('_', " "), p.problem))
+                .collect();
+            account_page(state, signed, Some(&message.join("; "))).await
+        }
+        AdminError::Unavailable => unavailable_page(),
+        AdminError::Store(store) => enrol_failed(store.into()),
+        other => {
+            tracing::error!(error = %other, "a password change failed");
+            error_page(&OAuthError::server_error(anyhow::anyhow!(
+                "the password change failed"
+            )))
+        }
+    }
+}
+
+/// `POST /account/sign-out-everywhere`: every session, grant and refresh token of the person
+/// ends, on every instance (as `users sign-out`).
+pub async fn post_sign_out_everywhere(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let signed = match posted(&state, &req, &body).await {
+        Ok((signed, _)) => signed,
+        Err(response) => return response,
+    };
+    let (id, now) = (signed.user.id.to_string(), state.clock.now());
+    match sign_out_by_id(state.db.as_ref(), &id, &id, now).await {
+        Ok(()) => back_to_account(),
+        Err(AdminError::Store(store)) => enrol_failed(store.into()),
+        Err(other) => {
+            tracing::error!(error = %other, "signing out everywhere failed");
+            error_page(&OAuthError::server_error(anyhow::anyhow!(
+                "signing out failed"
+            )))
+        }
     }
 }
 

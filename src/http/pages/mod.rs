@@ -12,7 +12,8 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use self::account::{
-    get_account, post_confirm_totp, post_recovery_codes, post_remove_totp, post_start_totp,
+    get_account, post_change_password, post_confirm_totp, post_recovery_codes, post_remove_totp,
+    post_sign_out_everywhere, post_start_totp,
 };
 use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
