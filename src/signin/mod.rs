@@ -31,6 +31,8 @@ pub struct SignedIn {
     pub session_id: String,
     /// Signed in with a recovery code: how many are left, for the person to be told.
     pub recovery_codes_left: Option<u32>,
+    /// Set up a second factor during this sign-in: its recovery codes, to be shown once.
+    pub new_recovery_codes: Vec<recovery::RecoveryCode>,
 }
 
 /// How a sign-in step ended. Every refusal and every failure has been counted in the metrics
@@ -42,7 +44,10 @@ pub enum Outcome {
     /// The password holds; the person's second factor is asked next (the interaction waits on
     /// them).
     SecondFactor,
-    /// The request needs a second factor and the person has none to give.
+    /// The authorization needs a second factor the person has not set up: they set one up now
+    /// (an authenticator app), confirming it with its first code on the second-factor form.
+    EnrolSecondFactor(Box<enrol::TotpEnrolment>),
+    /// The authorization needs a second factor and none can be set up for this person.
     NoSecondFactor,
     /// Wrong name, password or code (one answer for a wrong name or password, in one time).
     WrongCredentials,

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::methods::{Acr, Methods};
-use super::second_factor::{Pending, has_second_factor};
+use super::second_factor::{Pending, enrolment_owed, has_second_factor};
 use super::{Outcome, SignedIn, backend_failed, start_session};
 use crate::crypto::{Password, PasswordError, Verification};
 use crate::domain::{User, Username};
@@ -93,6 +93,7 @@ pub async fn sign_in(
             interaction.awaiting_second_factor = Some(Pending {
                 user_id: user.id,
                 methods: Methods::password(),
+                enrolling: false,
             });
             if let Err(error) =
                 save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
@@ -107,9 +108,12 @@ pub async fn sign_in(
             return Outcome::SecondFactor;
         }
         Ok(false) if attempt.required >= Acr::MultiFactor => {
-            tracing::info!(user_id = %user.id, "sign-in refused: a second factor is required and the person has none");
-            metrics.sign_in(SignIn::WrongCredentials);
-            return Outcome::NoSecondFactor;
+            let owed = Pending {
+                user_id: user.id,
+                methods: Methods::password(),
+                enrolling: true,
+            };
+            return enrolment_owed(state, interaction_id, interaction, &user, owed).await;
         }
         Ok(false) => {}
         Err(error) => return backend_failed(state, "looking up the second factor", &error),
@@ -130,6 +134,7 @@ pub async fn sign_in(
         session,
         session_id,
         recovery_codes_left: None,
+        new_recovery_codes: Vec::new(),
     }))
 }
 

@@ -9,10 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::enrol::audit;
+use super::enrol::{self, EnrolError, audit};
 use super::methods::{Method, Methods};
+use super::recovery::RecoveryCode;
 use super::totp::{self, TotpSecret};
 use super::{Outcome, SignedIn, backend_failed, recovery, start_session};
+use crate::domain::User;
 use crate::oauth::interaction::{Interaction, save_interaction};
 use crate::oauth::throttle::Throttle;
 use crate::state::AppState;
@@ -24,6 +26,42 @@ use crate::telemetry::SignIn;
 pub struct Pending {
     pub user_id: Uuid,
     pub methods: Methods,
+    /// The authenticator is being set up in this sign-in: the code confirms it.
+    #[serde(default)]
+    pub enrolling: bool,
+}
+
+/// The authorization needs a second factor `owed.user_id` has not set up (a client's
+/// `require_mfa`, `acr_values`, or a factor an admin reset): an authenticator is started for them
+/// and the interaction waits on its first code, which confirms it (as on the account page).
+/// Whoever holds the password alone can do this, as in every provider that enrols at sign-in;
+/// a person who already has a factor is never offered a new one here.
+pub async fn enrolment_owed(
+    state: &AppState,
+    interaction_id: &str,
+    interaction: &mut Interaction,
+    user: &User,
+    owed: Pending,
+) -> Outcome {
+    let enrolment = match enrol::start_totp(state, user).await {
+        Ok(enrolment) => enrolment,
+        Err(EnrolError::Store(error)) => {
+            return backend_failed(state, "starting the authenticator", &error);
+        }
+        Err(error) => {
+            tracing::info!(user_id = %user.id, %error, "sign-in refused: a second factor is required and none can be set up");
+            state.metrics.sign_in(SignIn::WrongCredentials);
+            return Outcome::NoSecondFactor;
+        }
+    };
+    interaction.awaiting_second_factor = Some(owed);
+    if let Err(error) =
+        save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
+    {
+        return backend_failed(state, "saving the interaction for the enrolment", &error);
+    }
+    tracing::info!(user_id = %user.id, "a second factor is required: the person sets one up now");
+    Outcome::EnrolSecondFactor(Box::new(enrolment))
 }
 
 /// Whether `user_id` has a second factor to be asked for: a confirmed authenticator.
@@ -44,6 +82,8 @@ pub struct Attempt<'a> {
 /// How a code was accepted.
 enum Accepted {
     Totp,
+    /// The first code of an authenticator set up in this sign-in, with its recovery codes.
+    Enrolled(Vec<RecoveryCode>),
     /// A recovery code, with how many are left unused.
     Recovery {
         left: u32,
@@ -85,7 +125,12 @@ pub async fn sign_in(
         }
         Err(error) => return backend_failed(state, "counting the attempt", &error),
     }
-    let accepted = match check_code(state, pending.user_id, attempt.code).await {
+    let checked = if pending.enrolling {
+        confirm_enrolment(state, pending.user_id, attempt.code).await
+    } else {
+        check_code(state, pending.user_id, attempt.code).await
+    };
+    let accepted = match checked {
         Ok(Some(accepted)) => accepted,
         Ok(None) => {
             if let Err(error) = throttle.failed().await {
@@ -105,8 +150,13 @@ pub async fn sign_in(
     if let Err(error) = throttle.succeeded().await {
         tracing::warn!(%error, "could not clear the failed second-factor count");
     }
+    let mut new_recovery_codes = Vec::new();
     let recovery_codes_left = match accepted {
         Accepted::Totp => None,
+        Accepted::Enrolled(codes) => {
+            new_recovery_codes = codes;
+            None
+        }
         Accepted::Recovery { left } => {
             let details = json!({ "recovery_codes_left": left });
             audit(state, pending.user_id, "recovery_code.used", details).await;
@@ -140,6 +190,7 @@ pub async fn sign_in(
         session,
         session_id,
         recovery_codes_left,
+        new_recovery_codes,
     }))
 }
 
@@ -152,6 +203,20 @@ enum Failure {
 impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Self {
         Failure::Store(error)
+    }
+}
+
+/// The first code of the authenticator started in this sign-in: it confirms it.
+async fn confirm_enrolment(
+    state: &AppState,
+    user_id: Uuid,
+    typed: &str,
+) -> Result<Option<Accepted>, Failure> {
+    match enrol::confirm_totp(state, user_id, typed).await {
+        Ok(codes) => Ok(Some(Accepted::Enrolled(codes))),
+        Err(EnrolError::WrongCode | EnrolError::AlreadyEnrolled) => Ok(None),
+        Err(EnrolError::Store(error)) => Err(Failure::Store(error)),
+        Err(_) => Err(Failure::Sealed),
     }
 }
 

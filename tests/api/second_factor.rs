@@ -285,24 +285,102 @@ async fn a_password_session_is_stepped_up_by_acr_values_without_signing_in_again
     );
 }
 
-async fn a_second_factor_nobody_set_up_is_an_unmet_requirement(backend: Backend) {
+/// The page of an authenticator set up during a sign-in: its secret, after the checks.
+fn enrolment_secret(page: &str) -> String {
+    assert!(
+        page.contains("<h1>Set up an authenticator app</h1>"),
+        "{page}"
+    );
+    assert!(page.contains("<svg"), "the QR code");
+    let start = page.find(r#"<code id="totp-secret">"#).expect("the secret") + 23;
+    page[start..start + page[start..].find('<').unwrap()].to_owned()
+}
+
+/// Signs in through an authenticator set up on the page shown after the password: the
+/// recovery codes page, then the client's redirect it links to.
+async fn enrol_during_sign_in(app: &TestApp, browser: &Browser, page: &str) -> String {
+    let secret = enrolment_secret(page);
+    let wrong = browser.submit(app, page, &[("code", "000000")]).await;
+    assert_eq!(wrong.status(), 400, "a wrong first code confirms nothing");
+    let retry = wrong.text().await.unwrap();
+    let codes = browser
+        .submit(app, &retry, &[("code", &code_at(&secret, app.now()))])
+        .await;
+    assert_eq!(codes.status(), 200);
+    let codes = codes.text().await.unwrap();
+    assert!(codes.contains("<h1>Your recovery codes</h1>"), "{codes}");
+    assert_eq!(codes.matches("<li><code>").count(), 10);
+    let link = codes.split("Continue to").next().unwrap();
+    let link = link.rsplit(r#"<a href=""#).next().unwrap();
+    link.split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+}
+
+/// The code in a redirect URL to the client.
+fn code_in(location: &str) -> String {
+    assert!(
+        location.starts_with(crate::flow::REDIRECT_URI),
+        "{location}"
+    );
+    url::Url::parse(location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned()
+}
+
+async fn exchanged_claims(
+    app: &TestApp,
+    client: &RegisteredClient,
+    started: crate::flow::Started,
+    code: String,
+) -> Value {
+    let tokens = relying_party(app, client)
+        .exchange_code(oauth2::AuthorizationCode::new(code))
+        .set_pkce_verifier(started.verifier)
+        .request_async(&back_channel())
+        .await
+        .expect("the code exchanges for tokens");
+    jwt_claims(tokens.extra_fields().id_token.as_deref().unwrap())
+}
+
+/// A request that needs a second factor the person has not set up: they set one up during the
+/// sign-in (and keep it); with `prompt=none` nobody is there to do it.
+async fn a_person_without_a_second_factor_sets_one_up_when_one_is_needed(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
     let mut client = web_client();
     client.first_party = true;
     let client = app.register_client(client).await;
-    app.create_user("ann", PASSWORD).await;
+    let ann = app.create_user("ann", PASSWORD).await;
 
-    let (_, response, _) = after_password(&app, &client, "ann", &[("acr_values", MFA)]).await;
-    let params = redirect_params(&response);
-    assert_eq!(
-        params["error"], "unmet_authentication_requirements",
-        "{params:?}"
-    );
+    let (browser, response, started) =
+        after_password(&app, &client, "ann", &[("acr_values", MFA)]).await;
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    let location = enrol_during_sign_in(&app, &browser, &page).await;
+
+    let claims = exchanged_claims(&app, &client, started, code_in(&location)).await;
+    assert_eq!(claims["acr"], MFA);
+    let factor = app
+        .state
+        .db
+        .find_totp_factor(ann.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(factor.is_confirmed(), "kept for the next sign-ins");
+    app.create_user("bea", PASSWORD).await;
 
     // signed in with a password, the request cannot be met without a person there
-    let (browser, response, started) = after_password(&app, &client, "ann", &[]).await;
+    let (browser, response, started) = after_password(&app, &client, "bea", &[]).await;
     id_token_claims(&app, &client, started, &response).await;
     let rp = relying_party(&app, &client);
     let silent = start(&rp, &["openid"], &[("acr_values", MFA), ("prompt", "none")]);
@@ -326,10 +404,12 @@ async fn a_client_that_requires_mfa_steps_every_password_session_up(backend: Bac
     let ann = app.create_user("ann", PASSWORD).await;
     app.create_user("bob", PASSWORD).await;
 
-    let (_, refused, _) = after_password(&app, &strict, "bob", &[]).await;
+    let (bobs, asked, started) = after_password(&app, &strict, "bob", &[]).await;
+    let asked = asked.text().await.unwrap();
+    let location = enrol_during_sign_in(&app, &bobs, &asked).await;
     assert_eq!(
-        redirect_params(&refused)["error"],
-        "unmet_authentication_requirements"
+        exchanged_claims(&app, &strict, started, code_in(&location)).await["acr"],
+        MFA
     );
     let (browser, response, started) = after_password(&app, &plain, "ann", &[]).await;
     assert_eq!(
@@ -418,7 +498,7 @@ crate::on_every_backend!(
     wrong_codes_are_throttled_like_passwords,
     a_recovery_code_signs_in_once_and_says_how_many_are_left,
     a_password_session_is_stepped_up_by_acr_values_without_signing_in_again,
-    a_second_factor_nobody_set_up_is_an_unmet_requirement,
+    a_person_without_a_second_factor_sets_one_up_when_one_is_needed,
     a_client_that_requires_mfa_steps_every_password_session_up,
     prompt_login_and_max_age_ask_for_the_code_again,
     discovery_lists_the_acr_values,

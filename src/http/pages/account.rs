@@ -237,7 +237,13 @@ pub async fn post_confirm_totp(
 
 fn recovery_codes_page(codes: &[RecoveryCode]) -> HttpResponse {
     let codes: Vec<&str> = codes.iter().map(RecoveryCode::expose).collect();
-    render(StatusCode::OK, &RecoveryCodesPage { codes })
+    render(
+        StatusCode::OK,
+        &RecoveryCodesPage {
+            codes,
+            continue_to: None,
+        },
+    )
 }
 
 /// `POST /account/recovery-codes`: ten new recovery codes, the old ones void.

@@ -18,9 +18,9 @@ pub use self::account::{
 use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
 use self::responses::{
-    consent_page, error_page, expired_page, login_page, recovery_code_used_page, redirect,
-    redirect_error, second_factor_page, too_many_attempts_page, too_many_pending_page,
-    unavailable_page,
+    consent_page, enrol_page, error_page, expired_page, login_page, new_recovery_codes_page,
+    recovery_code_used_page, redirect, redirect_error, second_factor_page, too_many_attempts_page,
+    too_many_pending_page, unavailable_page,
 };
 pub use self::templates::get_stylesheet;
 use self::templates::{ErrorPage, render};
@@ -124,13 +124,17 @@ async fn proceed(
                 (Next::Consent, Some((user, session))) => Shown::Consent(user, session),
                 (Next::SecondFactor, Some((user, session))) => {
                     match second_factor::has_second_factor(state, user.id).await {
-                        Ok(true) => Shown::SecondFactor(Pending {
-                            user_id: user.id,
-                            methods: session.methods,
-                        }),
-                        Ok(false) => {
-                            tracing::info!(user_id = %user.id, "step-up refused: the person has no second factor");
-                            return redirect_error(state, &request, &unmet_requirements());
+                        Ok(has) => {
+                            let owed = Pending {
+                                user_id: user.id,
+                                methods: session.methods,
+                                enrolling: !has,
+                            };
+                            if has {
+                                Shown::SecondFactor(owed)
+                            } else {
+                                Shown::Enrol(user, owed)
+                            }
                         }
                         Err(error) => {
                             return redirect_error(
@@ -163,6 +167,8 @@ enum Shown {
     Login,
     /// A second factor on top of a session that has less than the request needs (a step-up).
     SecondFactor(Pending),
+    /// The same, for a person who has no second factor yet: they set one up.
+    Enrol(User, Pending),
     Consent(User, Session),
 }
 
@@ -204,6 +210,19 @@ async fn show(
                 return error_page(&OAuthError::from_backend(error));
             }
             second_factor_page(client, &interaction, &id, None, StatusCode::OK)
+        }
+        Shown::Enrol(user, owed) => {
+            match second_factor::enrolment_owed(state, &id, &mut interaction, &user, owed).await {
+                Outcome::EnrolSecondFactor(enrolment) => {
+                    enrol_page(client, &interaction, &id, &enrolment)
+                }
+                Outcome::Unavailable => unavailable_page(),
+                Outcome::Failed => failed_page(),
+                _ => {
+                    let request = &interaction.request;
+                    return redirect_error(state, request, &unmet_requirements());
+                }
+            }
         }
     };
     cookies.attach(&mut response, cookies.binding_cookie(&binding));
@@ -312,6 +331,9 @@ impl Step {
             Outcome::SecondFactor => {
                 second_factor_page(client, &interaction, id, None, StatusCode::OK)
             }
+            Outcome::EnrolSecondFactor(enrolment) => {
+                enrol_page(client, &interaction, id, &enrolment)
+            }
             Outcome::NoSecondFactor => {
                 redirect_error(state, &interaction.request, &unmet_requirements())
             }
@@ -380,6 +402,7 @@ async fn go_on_signed_in(
         session,
         session_id,
         recovery_codes_left,
+        new_recovery_codes,
     } = signed_in;
     let signed_in = Some((user, session));
     let mut response = proceed(state, client, request, signed_in, true, cookies, from).await;
@@ -397,6 +420,9 @@ async fn go_on_signed_in(
     }
     match recovery_codes_left {
         Some(left) => recovery_code_used_page(client, left, response),
+        None if !new_recovery_codes.is_empty() => {
+            new_recovery_codes_page(client, &new_recovery_codes, response)
+        }
         None => response,
     }
 }

@@ -5,13 +5,15 @@ use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
 
 use super::templates::{
-    ConsentPage, ErrorPage, LoginPage, RecoveryCodeUsedPage, SecondFactorPage, UnavailablePage,
-    describe_scope, html_headers, render,
+    ConsentPage, ErrorPage, LoginPage, RecoveryCodeUsedPage, RecoveryCodesPage, SecondFactorPage,
+    SignInEnrolmentPage, UnavailablePage, describe_scope, html_headers, render,
 };
 use crate::domain::{Client, User};
 use crate::oauth::authorize::AuthorizationRequest;
 use crate::oauth::interaction::{Interaction, error_redirect};
 use crate::oauth::{ErrorCode, OAuthError, RETRY_AFTER_SECS};
+use crate::signin::enrol::TotpEnrolment;
+use crate::signin::recovery::RecoveryCode;
 use crate::state::AppState;
 
 pub(super) fn login_page(
@@ -61,6 +63,39 @@ pub(super) fn recovery_code_used_page(
     left: u32,
     to_client: HttpResponse,
 ) -> HttpResponse {
+    before_client(to_client, |location| {
+        render(
+            StatusCode::OK,
+            &RecoveryCodeUsedPage {
+                client_name: &client.name,
+                left,
+                location,
+            },
+        )
+    })
+}
+
+/// Instead of the redirect `to_client`, the recovery codes of the authenticator just set up
+/// during the sign-in, shown once, with a link on.
+pub(super) fn new_recovery_codes_page(
+    client: &Client,
+    codes: &[RecoveryCode],
+    to_client: HttpResponse,
+) -> HttpResponse {
+    before_client(to_client, |location| {
+        render(
+            StatusCode::OK,
+            &RecoveryCodesPage {
+                codes: codes.iter().map(RecoveryCode::expose).collect(),
+                continue_to: Some((&client.name, location)),
+            },
+        )
+    })
+}
+
+/// `page` (given the redirect's location) in place of the redirect `to_client`, keeping its
+/// cookies; any other response stays as it is.
+fn before_client(to_client: HttpResponse, page: impl FnOnce(&str) -> HttpResponse) -> HttpResponse {
     let location = to_client
         .headers()
         .get(header::LOCATION)
@@ -69,18 +104,32 @@ pub(super) fn recovery_code_used_page(
     let (StatusCode::SEE_OTHER, Some(location)) = (to_client.status(), location) else {
         return to_client;
     };
-    let mut page = render(
-        StatusCode::OK,
-        &RecoveryCodeUsedPage {
-            client_name: &client.name,
-            left,
-            location: &location,
-        },
-    );
+    let mut page = page(&location);
     for cookie in to_client.cookies() {
         let _ = page.add_cookie(&cookie);
     }
     page
+}
+
+/// The authenticator set up during a sign-in: its QR code and secret, and the form for its
+/// first code (the second-factor form).
+pub(super) fn enrol_page(
+    client: &Client,
+    interaction: &Interaction,
+    id: &str,
+    enrolment: &TotpEnrolment,
+) -> HttpResponse {
+    let action = format!("/interaction/{id}/second-factor");
+    render(
+        StatusCode::OK,
+        &SignInEnrolmentPage {
+            client_name: &client.name,
+            action: &action,
+            csrf_token: &interaction.csrf_token,
+            secret: &enrolment.secret,
+            qr_svg: &enrolment.qr_svg,
+        },
+    )
 }
 
 pub(super) fn consent_page(

@@ -61,6 +61,19 @@ pub struct TotpEnrolmentPage<'a> {
 #[template(path = "recovery_codes.html")]
 pub struct RecoveryCodesPage<'a> {
     pub codes: Vec<&'a str>,
+    /// After an enrolment during a sign-in: the client's name and where the sign-in goes on.
+    pub continue_to: Option<(&'a str, &'a str)>,
+}
+
+/// An authenticator set up during a sign-in that needs one (see `signin::second_factor`).
+#[derive(Template)]
+#[template(path = "sign_in_enrolment.html")]
+pub struct SignInEnrolmentPage<'a> {
+    pub client_name: &'a str,
+    pub action: &'a str,
+    pub csrf_token: &'a str,
+    pub secret: &'a str,
+    pub qr_svg: &'a str,
 }
 
 #[derive(Template)]
