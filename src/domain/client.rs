@@ -232,6 +232,10 @@ impl From<Audience> for String {
     }
 }
 
+/// The id of the account page's built-in client (`/account` signs people in through it); never
+/// stored, so no registered client may take it.
+pub const ACCOUNT_CLIENT_ID: &str = "gatehouse-account";
+
 /// A registered client. Its secrets live apart (`ClientSecretRecord`), as digests only.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Client {

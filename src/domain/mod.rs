@@ -6,7 +6,7 @@ mod scope;
 mod user;
 
 pub use self::client::{
-    Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
+    ACCOUNT_CLIENT_ID, Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
 };
 pub use self::origin::WebOrigin;
 pub use self::scope::{Scope, ScopeSet};

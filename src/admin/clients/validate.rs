@@ -7,7 +7,8 @@ use super::{MAX_ACCESS_TOKEN_TTL_SECS, NewClient};
 use crate::admin::{AdminError, Problems};
 use crate::crypto::SigningAlgorithm;
 use crate::domain::{
-    Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri, Scope, ScopeSet,
+    ACCOUNT_CLIENT_ID, Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
+    Scope, ScopeSet,
 };
 
 /// Which rules the request's `client_id` must follow.
@@ -45,6 +46,11 @@ pub fn validate_replacement(
 /// kinds of subject never be confusable.
 fn new_client_id(raw: &str) -> Result<ClientId, String> {
     let id = ClientId::parse(raw)?;
+    if id.as_str() == ACCOUNT_CLIENT_ID {
+        return Err(format!(
+            "{ACCOUNT_CLIENT_ID} is the account page's own client and cannot be registered"
+        ));
+    }
     if id.reads_as_uuid() {
         return Err(
             "a client id may not be a UUID (in any spelling): users' subjects are UUIDs, and a \
@@ -317,6 +323,15 @@ mod tests {
             };
             assert_eq!(problems(uuid_id), ["client_id"], "{spelling}");
         }
+        let reserved = NewClient {
+            client_id: Some(ACCOUNT_CLIENT_ID.into()),
+            ..request()
+        };
+        assert_eq!(
+            problems(reserved),
+            ["client_id"],
+            "the account page's client"
+        );
         let kept = NewClient {
             client_id: Some(user.to_string()),
             ..request()

@@ -26,8 +26,7 @@ use crate::signin::enrol::{self, EnrolError};
 use crate::signin::recovery::RecoveryCode;
 use crate::state::AppState;
 
-/// The client id of the account page's own sign-in; never stored, never issued a code.
-pub const ACCOUNT_CLIENT_ID: &str = "gatehouse-account";
+pub use crate::domain::ACCOUNT_CLIENT_ID;
 
 const ACCOUNT_PATH: &str = "/account";
 
