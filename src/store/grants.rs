@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::domain::{ClientId, ScopeSet};
+use crate::signin::methods::Methods;
 
 /// A user's consent for one client to a set of scopes. Everything issued under it is revoked
 /// with it.
@@ -29,6 +30,11 @@ pub struct RefreshTokenRecord {
     pub parent_id: Option<Uuid>,
     pub scopes: ScopeSet,
     pub auth_time: OffsetDateTime,
+    /// How the person signed in for the code the family came from (RFC 8176), kept across
+    /// rotation like `auth_time` for the `amr` and `acr` of a refreshed ID token (OIDC Core
+    /// §12.2). `None` for a token stored before they were kept (migration 0015): unknown, not
+    /// assumed to be a password.
+    pub auth_methods: Option<Methods>,
     pub created_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub used_at: Option<OffsetDateTime>,

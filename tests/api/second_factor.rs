@@ -23,7 +23,7 @@ pub use crate::common::totp::code_at;
 
 /// `username` created with an authenticator set up and confirmed; its secret and recovery
 /// codes. The clock then moves to the next step, so the confirming code is spent.
-async fn enrolled(app: &TestApp, username: &str) -> (User, String, Vec<String>) {
+pub async fn enrolled(app: &TestApp, username: &str) -> (User, String, Vec<String>) {
     let user = app.create_user(username, PASSWORD).await;
     let (secret, codes) = enrol_existing(app, &user).await;
     (user, secret, codes)
@@ -285,6 +285,62 @@ async fn a_password_session_is_stepped_up_by_acr_values_without_signing_in_again
     );
 }
 
+/// OIDC Core §12.2: an ID token issued at a refresh stands for the original authentication:
+/// the same `auth_time`, and the `amr` and `acr` of that sign-in, kept across every rotation.
+async fn a_refreshed_id_token_says_how_the_person_originally_signed_in(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let mut client = web_client();
+    client.first_party = true;
+    let client = app.register_client(client).await;
+    let (_, secret, _) = enrolled(&app, "ann").await;
+    let rp = relying_party(&app, &client);
+    let started = start(&rp, &["openid", "offline_access"], &[]);
+    let browser = Browser::new();
+    let login = browser.get(&started.url).await.text().await.unwrap();
+    let response = browser
+        .submit(&app, &login, &[("username", "ann"), ("password", PASSWORD)])
+        .await;
+    let page = second_factor_page(response).await;
+    let response = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+    let signed_in_at = app.now();
+    let code = redirect_params(&response)["code"].clone();
+    let tokens = rp
+        .exchange_code(oauth2::AuthorizationCode::new(code))
+        .set_pkce_verifier(started.verifier)
+        .request_async(&back_channel())
+        .await
+        .expect("the code exchanges for tokens");
+    let original = jwt_claims(tokens.extra_fields().id_token.as_deref().unwrap());
+    let mut refresh_token = tokens.refresh_token().unwrap().secret().clone();
+
+    let mut refreshed = Vec::new();
+    for _ in 0..2 {
+        app.clock.advance(Duration::from_secs(600));
+        let response = crate::flow::refresh(&app, &client, &refresh_token, &[]).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+        refreshed.push(jwt_claims(body["id_token"].as_str().unwrap()));
+    }
+
+    assert_eq!(original["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(original["acr"], MFA);
+    assert_eq!(original["auth_time"], signed_in_at);
+    for (n, claims) in refreshed.iter().enumerate() {
+        assert_eq!(claims["amr"], original["amr"], "refresh {n}");
+        assert_eq!(claims["acr"], MFA, "refresh {n}");
+        assert_eq!(claims["auth_time"], signed_in_at, "refresh {n}");
+        assert_ne!(
+            claims["iat"], original["iat"],
+            "refresh {n}: a new ID token"
+        );
+    }
+}
+
 /// The page of an authenticator set up during a sign-in: its secret, after the checks.
 fn enrolment_secret(page: &str) -> String {
     assert!(
@@ -498,6 +554,7 @@ crate::on_every_backend!(
     wrong_codes_are_throttled_like_passwords,
     a_recovery_code_signs_in_once_and_says_how_many_are_left,
     a_password_session_is_stepped_up_by_acr_values_without_signing_in_again,
+    a_refreshed_id_token_says_how_the_person_originally_signed_in,
     a_person_without_a_second_factor_sets_one_up_when_one_is_needed,
     a_client_that_requires_mfa_steps_every_password_session_up,
     prompt_login_and_max_age_ask_for_the_code_again,

@@ -700,7 +700,7 @@ async fn verified_id_token(
 }
 
 /// OIDC Core §12.2: a refresh of an `openid` grant returns a new ID token for the same person,
-/// client and sign-in, without the nonce, signed with the client's registered algorithm; a
+/// client and sign-in (its `auth_time`, `amr` and `acr`), without the nonce, signed with the client's registered algorithm; a
 /// replay within the grace window returns one for the same sign-in again.
 async fn a_refresh_of_an_openid_grant_returns_a_new_id_token_for_the_same_sign_in(
     backend: Backend,
@@ -751,17 +751,20 @@ async fn a_refresh_of_an_openid_grant_returns_a_new_id_token_for_the_same_sign_i
         "aud",
         "azp",
         "auth_time",
+        "amr",
+        "acr",
         "preferred_username",
     ] {
         assert_eq!(refreshed[claim], original[claim], "{claim}");
     }
+    assert_eq!(refreshed["amr"], serde_json::json!(["pwd"]));
     assert_eq!(refreshed["iat"], app.now());
     assert_ne!(refreshed["at_hash"], original["at_hash"]);
     assert_eq!(
         replayed["refresh_token"], body["refresh_token"],
         "the grace replay returns the same successor"
     );
-    for claim in ["sub", "aud", "auth_time"] {
+    for claim in ["sub", "aud", "auth_time", "amr", "acr"] {
         assert_eq!(replayed_claims[claim], refreshed[claim], "{claim}");
     }
 }

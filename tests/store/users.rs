@@ -6,6 +6,7 @@ use gatehouse::admin::clients::{NewClient, validate_new_client};
 use gatehouse::admin::users::{NewUser, validate_new_user};
 use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{ClientId, ScopeSet, User, Username};
+use gatehouse::signin::methods::{Method, Methods};
 use gatehouse::store::{Database, RefreshTokenRecord, Rotation, StoreError};
 use uuid::Uuid;
 
@@ -52,6 +53,7 @@ fn token(grant_id: Uuid, family_id: Uuid, byte: u8, at: i64) -> RefreshTokenReco
         parent_id: None,
         scopes: scopes("openid offline_access"),
         auth_time: t(at),
+        auth_methods: Some(Methods::password()),
         created_at: t(at),
         expires_at: t(at + 3600),
         used_at: None,
@@ -85,6 +87,7 @@ macro_rules! every_case {
             consent_widens_one_live_grant_per_user_and_client,
             people_consenting_at_once_all_get_their_grant,
             revoking_a_grant_revokes_its_refresh_tokens_and_frees_the_slot,
+            a_refresh_token_reads_back_with_the_time_and_methods_of_its_sign_in,
             a_refresh_token_rotates_exactly_once_even_concurrently,
             revoking_a_family_leaves_other_families_alone,
         );
@@ -293,6 +296,51 @@ async fn revoking_a_grant_revokes_its_refresh_tokens_and_frees_the_slot(db: Arc<
         .await
         .unwrap();
     assert_ne!(next.id, grant.id, "a revoked grant is never revived");
+}
+
+/// `auth_time` and the sign-in's methods come back as stored, for the refreshed ID token's
+/// `auth_time`, `amr` and `acr` (OIDC Core §12.2); a token without methods (as every token
+/// stored before migration 0015 is) reads back without them, not as a password.
+async fn a_refresh_token_reads_back_with_the_time_and_methods_of_its_sign_in(
+    db: Arc<dyn Database>,
+) {
+    let ann = user("ann");
+    db.insert_user(&ann).await.unwrap();
+    let client = with_client(&db, "web").await;
+    let grant = db
+        .upsert_grant(ann.id, &client, &scopes("openid"), t(1))
+        .await
+        .unwrap();
+    let family = Uuid::new_v4();
+    let multi_factor = RefreshTokenRecord {
+        auth_time: t(-300),
+        auth_methods: Some(Methods::only(Method::Pwd).with(Method::Otp)),
+        ..token(grant.id, family, 1, 1)
+    };
+    let unknown = RefreshTokenRecord {
+        auth_methods: None,
+        ..token(grant.id, Uuid::new_v4(), 2, 1)
+    };
+    db.insert_refresh_token(&multi_factor).await.unwrap();
+    db.insert_refresh_token(&unknown).await.unwrap();
+    let successor = RefreshTokenRecord {
+        id: Uuid::now_v7(),
+        digest: [3; 32],
+        parent_id: Some(multi_factor.id),
+        created_at: t(2),
+        ..multi_factor.clone()
+    };
+    let rotated = db
+        .rotate_refresh_token(multi_factor.id, None, &successor, t(2))
+        .await
+        .unwrap();
+
+    assert_eq!(rotated, Rotation::Rotated);
+    let read = db.find_refresh_token(&[1; 32]).await.unwrap();
+    assert_eq!(read.auth_time, t(-300));
+    assert_eq!(read.auth_methods, multi_factor.auth_methods);
+    assert_eq!(db.find_refresh_token(&[3; 32]).await.unwrap(), successor);
+    assert_eq!(db.find_refresh_token(&[2; 32]).await.unwrap(), unknown);
 }
 
 async fn a_refresh_token_rotates_exactly_once_even_concurrently(db: Arc<dyn Database>) {

@@ -125,6 +125,7 @@ pub async fn exchange(
                 grant.family_id,
                 &request.scope,
                 auth_time,
+                grant.methods,
                 now,
             )
             .await?,

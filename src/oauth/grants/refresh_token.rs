@@ -19,6 +19,7 @@ use crate::oauth::id_token::{IdTokenRequest, id_token_algorithm, issue_id_token}
 use crate::oauth::token::TokenResponse;
 use crate::oauth::tokens::{issue_user_access_token, revoke_issued_under};
 use crate::oauth::{FormRequest, OAuthError};
+use crate::signin::methods::Methods;
 use crate::state::AppState;
 use crate::store::{ChangeKind, Grant, RefreshTokenRecord, Rotation, StoreError};
 use crate::telemetry::Reuse;
@@ -174,7 +175,8 @@ async fn ensure_user_active(state: &AppState, grant: &Grant) -> Result<User, OAu
 }
 
 /// OIDC Core §12.2: a refresh whose scope includes `openid` returns a new ID token with the
-/// original `iss`, `sub`, `aud` and `auth_time` (kept on the refresh token), a new `iat`, and
+/// original `iss`, `sub`, `aud` and `auth_time`, and the `amr` and `acr` of that same
+/// authentication (both kept on the refresh token), a new `iat`, and
 /// no `nonce` (it belonged to the original authentication request); signed with the client's
 /// `id_token_signed_response_alg`. Its claims are those the scope of this refresh releases.
 fn refreshed_id_token(
@@ -204,8 +206,9 @@ fn refreshed_id_token(
             scopes: scope,
             nonce: None,
             auth_time: record.auth_time.unix_timestamp(),
-            // OIDC Core §12.2 does not ask for them again; the refresh token does not keep them
-            methods: None,
+            // Those of the original authentication, as `auth_time` is; unknown (and so left
+            // out) for a family stored before they were kept
+            methods: record.auth_methods,
             access_token,
             algorithm,
             now,
@@ -295,6 +298,7 @@ fn successor_record(
         parent_id: Some(record.id),
         scopes: record.scopes.clone(),
         auth_time: record.auth_time,
+        auth_methods: record.auth_methods,
         created_at: now,
         // the absolute lifetime runs from the first token of the family
         expires_at: record.expires_at,
@@ -362,13 +366,15 @@ async fn revoke_on_reuse(
     ))
 }
 
-/// Stores `token` for a new family and returns it.
+/// Stores `token` for a new family and returns it, with the time and methods of the sign-in
+/// the family rests on.
 pub async fn issue_refresh_token(
     state: &AppState,
     grant_id: Uuid,
     family_id: Uuid,
     scopes: &ScopeSet,
     auth_time: OffsetDateTime,
+    auth_methods: Methods,
     now: OffsetDateTime,
 ) -> Result<String, OAuthError> {
     let token = random_token();
@@ -381,6 +387,7 @@ pub async fn issue_refresh_token(
         parent_id: None,
         scopes: scopes.clone(),
         auth_time,
+        auth_methods: Some(auth_methods),
         created_at: now,
         expires_at: now + absolute,
         used_at: None,
@@ -430,6 +437,7 @@ mod tests {
             parent_id: None,
             scopes: ScopeSet::default(),
             auth_time: at(created_at),
+            auth_methods: None,
             created_at: at(created_at),
             expires_at: at(expires_at),
             used_at: None,

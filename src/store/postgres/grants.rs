@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::domain::{ClientId, ScopeSet};
+use crate::signin::methods::Methods;
 use crate::store::error::bounded;
 use crate::store::{
     ChangeKind, Grant, GrantStore, NewChange, RefreshTokenRecord, RefreshTokenStore, Rotation,
@@ -47,6 +48,7 @@ struct TokenRow {
     parent_id: Option<Uuid>,
     scopes: Json<ScopeSet>,
     auth_time: OffsetDateTime,
+    auth_methods: Option<Json<Methods>>,
     created_at: OffsetDateTime,
     expires_at: OffsetDateTime,
     used_at: Option<OffsetDateTime>,
@@ -69,6 +71,7 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
             parent_id: row.parent_id,
             scopes: row.scopes.0,
             auth_time: row.auth_time,
+            auth_methods: row.auth_methods.map(|m| m.0),
             created_at: row.created_at,
             expires_at: row.expires_at,
             used_at: row.used_at,
@@ -288,8 +291,8 @@ async fn insert_token<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO refresh_tokens (id, digest, grant_id, family_id, parent_id, scopes, auth_time, \
-         created_at, expires_at, used_at, revoked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         auth_methods, created_at, expires_at, used_at, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(t.id)
     .bind(&t.digest[..])
@@ -298,6 +301,7 @@ async fn insert_token<'e>(
     .bind(t.parent_id)
     .bind(Json(&t.scopes))
     .bind(t.auth_time)
+    .bind(t.auth_methods.map(Json))
     .bind(t.created_at)
     .bind(t.expires_at)
     .bind(t.used_at)

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, from_unix, to_unix};
 use crate::domain::{ClientId, ScopeSet};
+use crate::signin::methods::Methods;
 use crate::store::error::bounded;
 use crate::store::{
     ChangeKind, Grant, GrantStore, NewChange, RefreshTokenRecord, RefreshTokenStore, Rotation,
@@ -27,6 +28,10 @@ fn uuid(s: &str) -> Result<Uuid, StoreError> {
 
 fn scopes(s: &str) -> Result<ScopeSet, StoreError> {
     serde_json::from_str(s).map_err(StoreError::corrupt)
+}
+
+fn methods_json(m: Methods) -> String {
+    serde_json::to_string(&m).unwrap_or_else(|_| "[]".to_owned())
 }
 
 fn scopes_json(s: &ScopeSet) -> String {
@@ -58,6 +63,7 @@ struct TokenRow {
     parent_id: Option<String>,
     scopes: String,
     auth_time: i64,
+    auth_methods: Option<String>,
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
@@ -80,6 +86,12 @@ impl TryFrom<TokenRow> for RefreshTokenRecord {
             parent_id: row.parent_id.as_deref().map(uuid).transpose()?,
             scopes: scopes(&row.scopes)?,
             auth_time: from_unix(row.auth_time)?,
+            auth_methods: row
+                .auth_methods
+                .as_deref()
+                .map(serde_json::from_str::<Methods>)
+                .transpose()
+                .map_err(StoreError::corrupt)?,
             created_at: from_unix(row.created_at)?,
             expires_at: from_unix(row.expires_at)?,
             used_at: row.used_at.map(from_unix).transpose()?,
@@ -308,7 +320,8 @@ async fn insert_token<'e>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO refresh_tokens (id, digest, grant_id, family_id, parent_id, scopes, auth_time, \
-         created_at, expires_at, used_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         auth_methods, created_at, expires_at, used_at, revoked_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(t.id.to_string())
     .bind(&t.digest[..])
@@ -317,6 +330,7 @@ async fn insert_token<'e>(
     .bind(t.parent_id.map(|p| p.to_string()))
     .bind(scopes_json(&t.scopes))
     .bind(to_unix(t.auth_time))
+    .bind(t.auth_methods.map(methods_json))
     .bind(to_unix(t.created_at))
     .bind(to_unix(t.expires_at))
     .bind(t.used_at.map(to_unix))
