@@ -46,6 +46,7 @@ mod login;
 mod login_throttle;
 mod logout;
 mod metrics;
+mod oidc_client;
 mod openapi;
 mod outages;
 mod password_upgrade;
