@@ -1,17 +1,19 @@
 //! Managing the people who sign in.
 
 pub mod factors;
+mod password;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub use self::password::{change_own_password, set_password, set_password_by_id};
 use super::{
     AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
     note_changed,
 };
-use crate::crypto::{Password, PasswordHasher, Verification};
+use crate::crypto::{Password, PasswordHasher};
 use crate::domain::{Email, RESERVED_CLAIMS, User, Username};
 use crate::store::{
     ChangeKind, Database, IDEMPOTENCY_CONFLICT, StoreError, UserFilter as StoreFilter,
@@ -273,99 +275,6 @@ async fn remove(
     Ok(())
 }
 
-/// Sets a new password (an admin reset), checked against the password rules.
-pub async fn set_password(
-    db: &dyn Database,
-    hasher: &PasswordHasher,
-    id_or_username: &str,
-    password: &Password,
-    actor: &str,
-    now: OffsetDateTime,
-) -> Result<(), AdminError> {
-    let user = find_user(db, id_or_username).await?;
-    reset_password(db, hasher, &user, password, actor, now).await
-}
-
-/// `POST /v1/users/{id}/password`: as [`set_password`], by id only.
-pub async fn set_password_by_id(
-    db: &dyn Database,
-    hasher: &PasswordHasher,
-    id: &str,
-    password: &Password,
-    actor: &str,
-    now: OffsetDateTime,
-) -> Result<(), AdminError> {
-    let user = find_user_by_id(db, id).await?;
-    reset_password(db, hasher, &user, password, actor, now).await
-}
-
-/// A person changing their own password (the account page): the current one must match and
-/// the new one meet the rules; then, as after a reset, every session and refresh token the old
-/// one opened ends, this browser's included.
-pub async fn change_own_password(
-    db: &dyn Database,
-    hasher: &PasswordHasher,
-    user: &User,
-    current: &Password,
-    new: &Password,
-    now: OffsetDateTime,
-) -> Result<(), AdminError> {
-    let verification = hasher
-        .verify(current, user.password_hash.as_deref())
-        .await?;
-    if !matches!(verification, Verification::Valid { .. }) {
-        let mut problems = Problems::default();
-        problems.add("current_password", "does not match your current password");
-        return problems.into_result();
-    }
-    // the form's field for the new password is `new_password`
-    reset_password(db, hasher, user, new, &user.id.to_string(), now)
-        .await
-        .map_err(|error| match error {
-            AdminError::Invalid(mut problems) => {
-                for problem in &mut problems {
-                    if problem.field == "password" {
-                        "new_password".clone_into(&mut problem.field);
-                    }
-                }
-                AdminError::Invalid(problems)
-            }
-            other => other,
-        })
-}
-
-async fn reset_password(
-    db: &dyn Database,
-    hasher: &PasswordHasher,
-    user: &User,
-    password: &Password,
-    actor: &str,
-    now: OffsetDateTime,
-) -> Result<(), AdminError> {
-    let mut problems = Problems::default();
-    problems.check(
-        "password",
-        password.check_policy(Some(user.username.as_str())),
-    );
-    problems.into_result()?;
-    let hash = hasher.hash(password).await?;
-    // A new password ends every session and refresh token the old one opened: whoever knew
-    // it (or stole what it gave) must sign in again.
-    cut_off(db, ChangeKind::User, &user.id.to_string(), now).await?;
-    db.set_password_hash(user.id, &hash, now).await?;
-    revoke_live_grants(db, user, now).await?;
-    audit(
-        db,
-        actor,
-        "user.password_set",
-        "user",
-        &user.id.to_string(),
-        now,
-    )
-    .await;
-    Ok(())
-}
-
 /// Signs a person out everywhere: every browser session and every token they hold ends now,
 /// on every instance; their grants are revoked, so refresh tokens stop too.
 pub async fn sign_out(
@@ -422,7 +331,7 @@ async fn end_sessions_and_grants(
 }
 
 /// Revokes every live grant of `user` with its refresh tokens.
-async fn revoke_live_grants(
+pub(super) async fn revoke_live_grants(
     db: &dyn Database,
     user: &User,
     now: OffsetDateTime,
