@@ -60,6 +60,36 @@ fn key(kid: &str, algorithm: SigningAlgorithm, state: KeyState, at: i64) -> Sign
 
 const ES: SigningAlgorithm = SigningAlgorithm::Es256;
 
+/// One `#[tokio::test]` per case, each given a fresh database of `$kind` (or skipped when that
+/// backend is not here): the cases are `super::$case(db)` of the module that calls it.
+#[macro_export]
+macro_rules! store_suite {
+    ($kind:literal: $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                if let Some((db, _dir)) = $crate::durable::fresh_database($kind).await {
+                    super::$case(db).await;
+                }
+            }
+        )*
+    };
+}
+
+/// A user named `name`, stored in `db`.
+pub async fn with_user(db: &Arc<dyn Database>, name: &str) -> gatehouse::domain::User {
+    let request = gatehouse::admin::users::NewUser {
+        username: name.into(),
+        email: None,
+        email_verified: false,
+        display_name: None,
+        claims: serde_json::Map::new(),
+    };
+    let user = gatehouse::admin::users::validate_new_user(request, None, t(0)).unwrap();
+    db.insert_user(&user).await.unwrap();
+    user
+}
+
 macro_rules! durable_suite {
     ($kind:literal: $($case:ident),* $(,)?) => {
         $(

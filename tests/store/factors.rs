@@ -3,48 +3,19 @@
 
 use std::sync::Arc;
 
-use gatehouse::admin::users::{NewUser, validate_new_user};
-use gatehouse::domain::User;
 use gatehouse::store::{Database, StoreError, TOTP_FACTOR_CONFIRMED};
 use uuid::Uuid;
 
-use crate::durable::{fresh_database, t};
-
-async fn with_user(db: &Arc<dyn Database>, name: &str) -> User {
-    let request = NewUser {
-        username: name.into(),
-        email: None,
-        email_verified: false,
-        display_name: None,
-        claims: serde_json::Map::new(),
-    };
-    let user = validate_new_user(request, None, t(0)).unwrap();
-    db.insert_user(&user).await.unwrap();
-    user
-}
+use crate::durable::{t, with_user};
 
 /// Recovery-code digests `first..first + n`, each 32 equal bytes.
 fn digests(first: u8, n: u8) -> Vec<[u8; 32]> {
     (first..first + n).map(|b| [b; 32]).collect()
 }
 
-macro_rules! suite {
-    ($kind:literal: $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                if let Some((db, _dir)) = fresh_database($kind).await {
-                    super::$case(db).await;
-                }
-            }
-        )*
-    };
-}
-
 macro_rules! every_case {
     ($kind:literal) => {
-        use super::*;
-        suite!($kind:
+        crate::store_suite!($kind:
             an_enrolment_is_confirmed_once_and_each_step_is_used_once,
             of_two_uses_of_one_step_at_once_exactly_one_wins,
             of_two_confirmations_with_one_code_at_once_exactly_one_wins,

@@ -10,7 +10,7 @@ use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{Client, ClientId, User, Username};
 use gatehouse::store::{Database, IDEMPOTENCY_CONFLICT, IdempotencyRecord, StoreError};
 
-use crate::durable::{fresh_database, t};
+use crate::durable::t;
 
 fn client(id: &str) -> Client {
     let request = NewClient {
@@ -58,23 +58,9 @@ fn is_idempotency_conflict(result: Result<(), StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict { constraint }) if constraint == IDEMPOTENCY_CONFLICT)
 }
 
-macro_rules! suite {
-    ($kind:literal: $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                if let Some((db, _dir)) = fresh_database($kind).await {
-                    super::$case(db).await;
-                }
-            }
-        )*
-    };
-}
-
 macro_rules! every_case {
     ($kind:literal) => {
-        use super::*;
-        suite!($kind:
+        crate::store_suite!($kind:
             a_record_is_committed_with_the_client_or_user_it_protects,
             a_second_record_for_one_key_is_a_conflict_and_creates_nothing,
             a_failed_creation_leaves_no_record,

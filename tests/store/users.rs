@@ -10,7 +10,7 @@ use gatehouse::signin::methods::{Method, Methods};
 use gatehouse::store::{Database, RefreshTokenRecord, Rotation, StoreError};
 use uuid::Uuid;
 
-use crate::durable::{fresh_database, t};
+use crate::durable::t;
 
 fn user(name: &str) -> User {
     let request = NewUser {
@@ -62,23 +62,9 @@ fn token(grant_id: Uuid, family_id: Uuid, byte: u8, at: i64) -> RefreshTokenReco
     }
 }
 
-macro_rules! suite {
-    ($kind:literal: $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                if let Some((db, _dir)) = fresh_database($kind).await {
-                    super::$case(db).await;
-                }
-            }
-        )*
-    };
-}
-
 macro_rules! every_case {
     ($kind:literal) => {
-        use super::*;
-        suite!($kind:
+        crate::store_suite!($kind:
             a_user_reads_back_as_stored_by_id_and_by_username,
             a_taken_username_is_a_conflict_and_changes_nothing,
             an_unknown_user_is_not_found,

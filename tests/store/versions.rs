@@ -9,7 +9,7 @@ use gatehouse::crypto::SigningAlgorithm;
 use gatehouse::domain::{Client, Email, User, Username};
 use gatehouse::store::{After, Database, StoreError, UserFilter};
 
-use crate::durable::{fresh_database, t};
+use crate::durable::t;
 
 fn client(id: &str, at: i64) -> Client {
     let request = NewClient {
@@ -30,23 +30,9 @@ fn user(name: &str, at: i64) -> User {
     validate_new_user(request, None, t(at)).unwrap()
 }
 
-macro_rules! suite {
-    ($kind:literal: $($case:ident),* $(,)?) => {
-        $(
-            #[tokio::test]
-            async fn $case() {
-                if let Some((db, _dir)) = fresh_database($kind).await {
-                    super::$case(db).await;
-                }
-            }
-        )*
-    };
-}
-
 macro_rules! every_case {
     ($kind:literal) => {
-        use super::*;
-        suite!($kind:
+        crate::store_suite!($kind:
             a_client_update_at_the_current_version_bumps_it,
             a_client_update_or_delete_at_a_stale_version_changes_nothing,
             client_pages_follow_creation_order_and_survive_inserts,
