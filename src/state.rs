@@ -32,6 +32,8 @@ pub struct AppState {
     pub verified_tokens: Arc<crate::oauth::verified::VerifiedTokens>,
     /// The discovery document, serialized once at start (src/oauth/discovery.rs).
     pub discovery: actix_web::web::Bytes,
+    /// The WebAuthn relying party, when the issuer can be one (src/signin/passkey.rs).
+    pub passkeys: Arc<crate::signin::passkey::Passkeys>,
 }
 
 /// The absolute URLs of the protocol endpoints, derived once from the issuer.

@@ -179,6 +179,18 @@ fn print_factors(output: Output, factors: &Factors) -> anyhow::Result<()> {
         },
     }
     println!("recovery codes left: {}", factors.recovery_codes_left);
+    for passkey in &factors.passkeys {
+        let last_used = match passkey.last_used_at {
+            Some(at) => at.format(&Rfc3339)?,
+            None => "never".to_owned(),
+        };
+        println!(
+            "passkey {}: {:?}, added {}, last used {last_used}",
+            passkey.id,
+            passkey.name,
+            passkey.created_at.format(&Rfc3339)?
+        );
+    }
     Ok(())
 }
 

@@ -10,4 +10,4 @@ pub use self::client::{
 };
 pub use self::origin::WebOrigin;
 pub use self::scope::{Scope, ScopeSet};
-pub use self::user::{Email, RESERVED_CLAIMS, User, Username};
+pub use self::user::{Email, PasskeyName, RESERVED_CLAIMS, User, Username};

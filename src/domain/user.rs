@@ -230,3 +230,25 @@ mod tests {
         assert!(!format!("{user:?}").contains("argon2id"));
     }
 }
+
+/// What a person calls one of their passkeys ("Laptop", "Security key"): 1 to 64 characters,
+/// trimmed, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyName(String);
+
+impl PasskeyName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let name = raw.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err("a passkey's name has 1 to 64 characters".into());
+        }
+        if name.chars().any(char::is_control) {
+            return Err("a passkey's name has no control characters".into());
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}

@@ -70,6 +70,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", paths::END_SESSION_CONFIRM),
     ("POST", "/interaction/{id}/login"),
     ("POST", "/interaction/{id}/second-factor"),
+    ("POST", "/interaction/{id}/passkey"),
     ("GET", "/account"),
     ("POST", "/account/totp"),
     ("POST", "/account/totp/confirm"),
@@ -77,8 +78,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/recovery-codes"),
     ("POST", "/account/password"),
     ("POST", "/account/sign-out-everywhere"),
+    ("POST", "/account/passkeys"),
+    ("POST", "/account/passkeys/{id}/rename"),
+    ("POST", "/account/passkeys/{id}/remove"),
     ("POST", "/interaction/{id}/consent"),
     ("GET", "/assets/gatehouse.css"),
+    ("GET", "/assets/passkey.js"),
     ("GET", "/v1/clients"),
     ("POST", "/v1/clients"),
     ("GET", "/v1/clients/{id}"),
@@ -162,7 +167,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
             resource("/interaction/{id}/second-factor")
                 .route(web::post().to(pages::post_second_factor)),
         )
+        .service(resource("/interaction/{id}/passkey").route(web::post().to(pages::post_passkey)))
         .service(resource("/account").route(web::get().to(pages::get_account)))
+        .service(resource("/account/passkeys").route(web::post().to(pages::post_add_passkey)))
+        .service(
+            resource("/account/passkeys/{id}/rename")
+                .route(web::post().to(pages::post_rename_passkey)),
+        )
+        .service(
+            resource("/account/passkeys/{id}/remove")
+                .route(web::post().to(pages::post_remove_passkey)),
+        )
         .service(resource("/account/totp").route(web::post().to(pages::post_start_totp)))
         .service(resource("/account/totp/confirm").route(web::post().to(pages::post_confirm_totp)))
         .service(resource("/account/totp/remove").route(web::post().to(pages::post_remove_totp)))
@@ -176,6 +191,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
         )
         .service(resource("/interaction/{id}/consent").route(web::post().to(pages::post_consent)))
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))
+        .service(resource("/assets/passkey.js").route(web::get().to(pages::get_passkey_script)))
         .service(resource("/openapi.yaml").route(web::get().to(openapi::get_openapi)))
         .configure(admin::routes);
 }

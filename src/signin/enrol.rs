@@ -123,11 +123,14 @@ pub async fn regenerate_recovery_codes(
     Ok(codes)
 }
 
-/// Removes the person's authenticator and recovery codes; sign-ins ask for the password alone
-/// again. Returns whether there was an authenticator.
+/// Removes the person's authenticator, and their recovery codes unless a passkey remains as a
+/// second factor; without one, sign-ins ask for the password alone again. Returns whether there
+/// was an authenticator.
 pub async fn remove_second_factors(state: &AppState, user_id: Uuid) -> Result<bool, EnrolError> {
     let had = state.db.delete_totp_factor(user_id).await?;
-    state.db.delete_recovery_codes(user_id).await?;
+    if state.db.list_passkeys(user_id).await?.is_empty() {
+        state.db.delete_recovery_codes(user_id).await?;
+    }
     audit(state, user_id, "second_factors.removed", json!({})).await;
     Ok(had)
 }

@@ -64,12 +64,12 @@ impl Methods {
         Method::ALL.into_iter().filter(move |m| self.contains(*m))
     }
 
-    /// More than one factor: something known (the password) and something held (a one-time
-    /// code's secret, a key). RFC 8176 §2 `mfa`.
+    /// More than one factor (RFC 8176 §2 `mfa`): something known (the password) and something
+    /// held (a one-time code's secret), or a passkey, which is used only with user verification
+    /// (its PIN or biometric on top of the key held) and so is two factors by itself.
     pub fn is_multi_factor(self) -> bool {
-        let held =
-            self.contains(Method::Otp) || self.contains(Method::Hwk) || self.contains(Method::Swk);
-        self.contains(Method::Pwd) && held
+        let key = self.contains(Method::Hwk) || self.contains(Method::Swk);
+        key || (self.contains(Method::Pwd) && self.contains(Method::Otp))
     }
 
     /// The `amr` claim: the methods, and `mfa` when they make more than one factor.

@@ -1,10 +1,11 @@
 //! Signing a person in, outside HTTP: the pages parse forms and render what a step decided.
-//! The steps: the password ([`password`]), then a second factor ([`second_factor`]) when the
-//! person has one or the request needs one; each ends in an [`Outcome`] the pages turn into a
-//! response. [`methods`] records how the person signed in (RFC 8176), for `amr` and `acr`.
+//! The steps: the password ([`password`]), then a second factor ([`second_factor`], or a
+//! passkey, [`passkey`]) when the person has one or the request needs one; or a passkey alone in
+//! place of both. Each ends in an [`Outcome`] the pages turn into a response. [`methods`] records how the person signed in (RFC 8176), for `amr` and `acr`.
 
 pub mod enrol;
 pub mod methods;
+pub mod passkey;
 pub mod password;
 pub mod recovery;
 pub mod second_factor;
@@ -18,7 +19,7 @@ use self::methods::Methods;
 use crate::domain::User;
 use crate::ephemeral::EphemeralError;
 use crate::oauth::BackendFailure;
-use crate::oauth::interaction::{Session, create_session};
+use crate::oauth::interaction::{Interaction, Session, create_session, save_interaction};
 use crate::state::AppState;
 use crate::telemetry::SignIn;
 
@@ -51,6 +52,9 @@ pub enum Outcome {
     NoSecondFactor,
     /// Wrong name, password or code (one answer for a wrong name or password, in one time).
     WrongCredentials,
+    /// A passkey's answer not accepted (not the person's, not verified, its challenge answered
+    /// already or expired): the same page again, to try once more or sign in another way.
+    PasskeyRefused,
     /// Too many failures lately; tried again after `retry_after`.
     Throttled { retry_after: Duration },
     /// A backend (database, ephemeral store) or the password bulkhead could not answer: try
@@ -74,6 +78,39 @@ async fn start_session(
     let lifetime = Duration::from_secs(state.settings.sessions.lifetime_secs);
     let session_id = create_session(state.ephemeral.as_ref(), session, lifetime).await?;
     Ok((session, session_id))
+}
+
+/// Ends a step that signed the person in: a new session for `user` with `methods`, saved into
+/// the interaction (no longer waiting on a second factor), and counted. `recovery_codes_left`
+/// and `new_recovery_codes` are what the pages tell the person on the way.
+async fn signed_in(
+    state: &AppState,
+    interaction_id: &str,
+    interaction: &mut Interaction,
+    user: User,
+    methods: Methods,
+    recovery_codes_left: Option<u32>,
+    new_recovery_codes: Vec<recovery::RecoveryCode>,
+) -> Outcome {
+    let (session, session_id) = match start_session(state, user.id, methods).await {
+        Ok(started) => started,
+        Err(error) => return backend_failed(state, "creating the session", &error),
+    };
+    interaction.awaiting_second_factor = None;
+    interaction.session = Some(session);
+    if let Err(error) =
+        save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
+    {
+        return backend_failed(state, "saving the signed-in interaction", &error);
+    }
+    state.metrics.sign_in(SignIn::Success);
+    Outcome::SignedIn(Box::new(SignedIn {
+        user,
+        session,
+        session_id,
+        recovery_codes_left,
+        new_recovery_codes,
+    }))
 }
 
 /// A backend could not answer during `doing`: logged with its cause and counted; unavailable

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::methods::{Acr, Methods};
 use super::second_factor::{Pending, enrolment_owed, has_second_factor};
-use super::{Outcome, SignedIn, backend_failed, start_session};
+use super::{Outcome, backend_failed, signed_in};
 use crate::crypto::{Password, PasswordError, Verification};
 use crate::domain::{User, Username};
 use crate::oauth::interaction::{Interaction, save_interaction};
@@ -118,24 +118,16 @@ pub async fn sign_in(
         Ok(false) => {}
         Err(error) => return backend_failed(state, "looking up the second factor", &error),
     }
-    let (session, session_id) = match start_session(state, user.id, Methods::password()).await {
-        Ok(started) => started,
-        Err(error) => return backend_failed(state, "creating the session", &error),
-    };
-    interaction.session = Some(session);
-    if let Err(error) =
-        save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
-    {
-        return backend_failed(state, "saving the signed-in interaction", &error);
-    }
-    metrics.sign_in(SignIn::Success);
-    Outcome::SignedIn(Box::new(SignedIn {
+    signed_in(
+        state,
+        interaction_id,
+        interaction,
         user,
-        session,
-        session_id,
-        recovery_codes_left: None,
-        new_recovery_codes: Vec::new(),
-    }))
+        Methods::password(),
+        None,
+        Vec::new(),
+    )
+    .await
 }
 
 /// The enabled person of that name, if any (a name that cannot be a username is nobody).

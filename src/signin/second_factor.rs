@@ -13,7 +13,7 @@ use super::enrol::{self, EnrolError, audit};
 use super::methods::{Method, Methods};
 use super::recovery::RecoveryCode;
 use super::totp::{self, TotpSecret};
-use super::{Outcome, SignedIn, backend_failed, recovery, start_session};
+use super::{Outcome, backend_failed, recovery, signed_in};
 use crate::domain::User;
 use crate::oauth::interaction::{Interaction, save_interaction};
 use crate::oauth::throttle::Throttle;
@@ -64,13 +64,15 @@ pub async fn enrolment_owed(
     Outcome::EnrolSecondFactor(Box::new(enrolment))
 }
 
-/// Whether `user_id` has a second factor to be asked for: a confirmed authenticator.
+/// Whether `user_id` has a second factor to be asked for: a confirmed authenticator or a
+/// passkey.
 pub async fn has_second_factor(state: &AppState, user_id: Uuid) -> Result<bool, StoreError> {
-    Ok(state
+    let totp = state
         .db
         .find_totp_factor(user_id)
         .await?
-        .is_some_and(|factor| factor.is_confirmed()))
+        .is_some_and(|factor| factor.is_confirmed());
+    Ok(totp || !state.db.list_passkeys(user_id).await?.is_empty())
 }
 
 /// What the person typed on the second-factor form.
@@ -146,6 +148,11 @@ pub async fn sign_in(
             state.metrics.sign_in(SignIn::Error);
             return Outcome::Failed;
         }
+        Err(Failure::Other(error)) => {
+            tracing::error!(user_id = %pending.user_id, %error, "second factor failed: the enrolment could not be confirmed");
+            state.metrics.sign_in(SignIn::Error);
+            return Outcome::Failed;
+        }
     };
     if let Err(error) = throttle.succeeded().await {
         tracing::warn!(%error, "could not clear the failed second-factor count");
@@ -173,31 +180,24 @@ pub async fn sign_in(
         Err(error) => return backend_failed(state, "looking up the person", &error),
     };
     let methods = pending.methods.with(Method::Otp);
-    let (session, session_id) = match start_session(state, user.id, methods).await {
-        Ok(started) => started,
-        Err(error) => return backend_failed(state, "creating the session", &error),
-    };
-    interaction.awaiting_second_factor = None;
-    interaction.session = Some(session);
-    if let Err(error) =
-        save_interaction(state.ephemeral.as_ref(), interaction_id, interaction).await
-    {
-        return backend_failed(state, "saving the signed-in interaction", &error);
-    }
-    state.metrics.sign_in(SignIn::Success);
-    Outcome::SignedIn(Box::new(SignedIn {
+    signed_in(
+        state,
+        interaction_id,
+        interaction,
         user,
-        session,
-        session_id,
+        methods,
         recovery_codes_left,
         new_recovery_codes,
-    }))
+    )
+    .await
 }
 
 enum Failure {
     Store(StoreError),
     /// The sealed secret did not open: a key-encryption key that changed, or a defect.
     Sealed,
+    /// Confirming the enrolment failed otherwise (a defect: logged with its cause).
+    Other(EnrolError),
 }
 
 impl From<StoreError> for Failure {
@@ -216,7 +216,8 @@ async fn confirm_enrolment(
         Ok(codes) => Ok(Some(Accepted::Enrolled(codes))),
         Err(EnrolError::WrongCode | EnrolError::AlreadyEnrolled) => Ok(None),
         Err(EnrolError::Store(error)) => Err(Failure::Store(error)),
-        Err(_) => Err(Failure::Sealed),
+        Err(EnrolError::Seal(_)) => Err(Failure::Sealed),
+        Err(other) => Err(Failure::Other(other)),
     }
 }
 

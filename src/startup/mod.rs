@@ -161,7 +161,11 @@ impl Application {
             // a token living longer than the default is verified again after that long
             Duration::from_secs(u64::from(settings.tokens.access_token_ttl_secs)),
         ));
+        let passkeys = Arc::new(crate::signin::passkey::Passkeys::for_issuer(
+            issuer.as_str(),
+        ));
         let state = web::Data::new(AppState {
+            passkeys,
             endpoints,
             discovery,
             issuer,

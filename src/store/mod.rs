@@ -9,6 +9,7 @@ mod error;
 mod factors;
 mod grants;
 mod idempotency;
+mod passkeys;
 mod postgres;
 mod signing_keys;
 mod sqlite;
@@ -27,6 +28,7 @@ pub use self::error::StoreError;
 pub use self::factors::{FactorStore, TOTP_FACTOR_CONFIRMED, TotpFactor};
 pub use self::grants::{Grant, GrantStore, RefreshTokenRecord, RefreshTokenStore, Rotation};
 pub use self::idempotency::{IDEMPOTENCY_CONFLICT, IdempotencyRecord, IdempotencyStore};
+pub use self::passkeys::{PASSKEY_CREDENTIAL_ID, PasskeyStore, StoredPasskey};
 pub use self::postgres::PgStore;
 pub use self::signing_keys::{
     KeyRevocationOutcome, KeyState, SigningKeyRecord, SigningKeyRevocation, SigningKeyStore,
@@ -54,6 +56,7 @@ pub trait Database:
     + ChangeStore
     + IdempotencyStore
     + FactorStore
+    + PasskeyStore
     + std::fmt::Debug
 {
     /// Applies pending migrations (embedded in the binary); returns how many ran.

@@ -16,9 +16,9 @@ use crate::ephemeral::{EphemeralError, EphemeralStore};
 use crate::store::{
     After, AuditEvent, AuditStore, Change, ChangeKind, ChangeStore, ClientSecretRecord,
     ClientStore, Database, FactorStore, Grant, GrantStore, IdempotencyRecord, IdempotencyStore,
-    KeyRevocationOutcome, NewAuditEvent, NewChange, RefreshTokenRecord, RefreshTokenStore,
-    Rotation, SigningKeyRecord, SigningKeyRevocation, SigningKeyStore, StoreError, TotpFactor,
-    UserFilter, UserStore,
+    KeyRevocationOutcome, NewAuditEvent, NewChange, PasskeyStore, RefreshTokenRecord,
+    RefreshTokenStore, Rotation, SigningKeyRecord, SigningKeyRevocation, SigningKeyStore,
+    StoreError, StoredPasskey, TotpFactor, UserFilter, UserStore,
 };
 
 /// `db` with its failures counted in `metrics`.
@@ -163,6 +163,16 @@ counted!(FactorStore {
     fn use_recovery_code(&self, user_id: Uuid, digest: &[u8; 32], now: OffsetDateTime) -> Option<u32>;
     fn count_recovery_codes(&self, user_id: Uuid) -> u32;
     fn delete_recovery_codes(&self, user_id: Uuid) -> u64;
+});
+
+counted!(PasskeyStore {
+    fn add_passkey(&self, passkey: &StoredPasskey) -> ();
+    fn list_passkeys(&self, user_id: Uuid) -> Vec<StoredPasskey>;
+    fn find_passkey(&self, credential_id: &[u8]) -> Option<StoredPasskey>;
+    fn record_passkey_use(&self, id: Uuid, credential: &serde_json::Value, now: OffsetDateTime) -> bool;
+    fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> bool;
+    fn delete_passkey(&self, user_id: Uuid, id: Uuid) -> bool;
+    fn delete_passkeys(&self, user_id: Uuid) -> u64;
 });
 
 #[async_trait]

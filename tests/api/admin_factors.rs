@@ -104,6 +104,7 @@ async fn an_admin_resets_a_lost_phone_and_the_person_signs_in_with_the_password_
                 "confirmed_at": rfc3339(enrolled_at),
             },
             "recovery_codes_left": 10,
+            "passkeys": [],
         })
     );
     // The person signs in with both factors; their browser keeps the session.
@@ -124,7 +125,7 @@ async fn an_admin_resets_a_lost_phone_and_the_person_signs_in_with_the_password_
     assert_eq!(response.status(), 204);
     assert_eq!(
         factors_of(&api, &path).await,
-        json!({"totp": null, "recovery_codes_left": 0})
+        json!({"totp": null, "recovery_codes_left": 0, "passkeys": []})
     );
     let events = app.state.db.recent_audit_events(20).await.unwrap();
     let resets: Vec<_> = events
@@ -161,7 +162,7 @@ async fn a_person_without_factors_shows_none_and_a_reset_changes_nothing_else(ba
     let api = AdminApi::new(&app).await;
     let user = app.create_user("bob", PASSWORD).await;
     let path = factors_path(user.id);
-    let none = json!({"totp": null, "recovery_codes_left": 0});
+    let none = json!({"totp": null, "recovery_codes_left": 0, "passkeys": []});
 
     assert_eq!(factors_of(&api, &path).await, none);
     // An enrolment that waits for its first code is shown, unconfirmed, without its secret.

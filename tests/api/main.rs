@@ -49,6 +49,7 @@ mod metrics;
 mod oidc_client;
 mod openapi;
 mod outages;
+mod passkeys;
 mod password_upgrade;
 mod public_url;
 mod revoke;

@@ -249,6 +249,53 @@ async fn a_recovery_code_signs_in_once_and_says_how_many_are_left(backend: Backe
     assert_eq!(again.status(), 400, "a recovery code works once");
 }
 
+/// When consent follows the sign-in, the consent page itself says how many codes are left (the
+/// page in place of the client's redirect comes only when there is no consent to give).
+async fn a_recovery_code_before_consent_says_on_the_consent_page_how_many_are_left(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let client = app.register_client(web_client()).await;
+    let (_, _, recovery) = enrolled(&app, "ann").await;
+
+    let (browser, response, _) = after_password(&app, &client, "ann", &[]).await;
+    let page = second_factor_page(response).await;
+    let response = browser.submit(&app, &page, &[("code", &recovery[0])]).await;
+
+    assert_eq!(response.status(), 200);
+    let consent = response.text().await.unwrap();
+    assert!(
+        consent.contains(r#"name="decision""#),
+        "the consent page: {consent}"
+    );
+    assert!(
+        consent.contains("You have 9 recovery codes left"),
+        "{consent}"
+    );
+    let allowed = browser
+        .submit(&app, &consent, &[("decision", "allow")])
+        .await;
+    assert!(redirect_params(&allowed).contains_key("code"));
+
+    // An authenticator set up during a sign-in before consent: its codes on the consent page.
+    app.create_user("bea", PASSWORD).await;
+    let (browser, response, _) = after_password(&app, &client, "bea", &[("acr_values", MFA)]).await;
+    let page = response.text().await.unwrap();
+    let secret = enrolment_secret(&page);
+    let response = browser
+        .submit(&app, &page, &[("code", &code_at(&secret, app.now()))])
+        .await;
+    assert_eq!(response.status(), 200);
+    let consent = response.text().await.unwrap();
+    assert!(
+        consent.contains(r#"name="decision""#),
+        "the consent page: {consent}"
+    );
+    assert_eq!(consent.matches("<li><code>").count(), 10, "{consent}");
+}
+
 async fn a_password_session_is_stepped_up_by_acr_values_without_signing_in_again(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -553,6 +600,7 @@ crate::on_every_backend!(
     a_code_is_accepted_once_and_within_one_step_of_skew,
     wrong_codes_are_throttled_like_passwords,
     a_recovery_code_signs_in_once_and_says_how_many_are_left,
+    a_recovery_code_before_consent_says_on_the_consent_page_how_many_are_left,
     a_password_session_is_stepped_up_by_acr_values_without_signing_in_again,
     a_refreshed_id_token_says_how_the_person_originally_signed_in,
     a_person_without_a_second_factor_sets_one_up_when_one_is_needed,

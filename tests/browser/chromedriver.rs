@@ -1,6 +1,7 @@
 //! One chromedriver process per test, and a headless Chromium session on it.
 
 use std::net::TcpListener;
+use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 use fantoccini::wd::Capabilities;
 use fantoccini::{Client, ClientBuilder};
+use futures_util::FutureExt as _;
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
 
@@ -156,3 +158,37 @@ pub async fn console_errors(browser: &Client) -> Vec<String> {
         .filter(|message| !message.contains("/favicon.ico"))
         .collect()
 }
+
+/// Runs `drive` in a new headless Chromium (with the artifacts directory for its screenshots);
+/// on a panic, the page is screenshotted as `{name}-failure.png` before the panic goes on. The
+/// browser is closed either way.
+pub async fn in_browser<T>(name: &str, drive: impl AsyncFnOnce(&Client, &Path) -> T) -> T {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let artifacts = crate::login::artifacts_dir(dir.path());
+    let driver = ChromeDriver::start().await;
+    let browser = driver.session(&dir.path().join("profile")).await;
+    let outcome = AssertUnwindSafe(drive(&browser, &artifacts))
+        .catch_unwind()
+        .await;
+    if outcome.is_err() {
+        let shot = artifacts.join(format!("{name}-failure.png"));
+        crate::login::save_screenshot(&browser, &shot).await;
+    }
+    let _ = browser.close().await;
+    outcome.unwrap_or_else(|panic| resume_unwind(panic))
+}
+
+/// The authorization URL of a code flow for `client_id` back to `redirect_uri`, with RFC 7636
+/// appendix B's S256 challenge (its verifier is [`PKCE_VERIFIER`]) and `extra` parameters.
+pub fn authorize_url(base: &str, client_id: &str, redirect_uri: &str, extra: &str) -> String {
+    let redirect_uri: String =
+        url::form_urlencoded::byte_serialize(redirect_uri.as_bytes()).collect();
+    format!(
+        "{base}/oauth2/authorize?response_type=code&client_id={client_id}\
+         &redirect_uri={redirect_uri}&scope=openid\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256{extra}"
+    )
+}
+
+/// The PKCE verifier of [`authorize_url`]'s challenge.
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

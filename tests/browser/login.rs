@@ -2,13 +2,11 @@
 //! authorize URL, a person types their name and password and presses Allow, and the browser
 //! lands on the client's redirect URI with a code the client then exchanges.
 
-use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fantoccini::wait::Wait;
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt as _;
 use gatehouse::admin::clients::NewClient;
 use oauth2::basic::BasicClient;
 use oauth2::{
@@ -17,7 +15,7 @@ use oauth2::{
 };
 
 use crate::callback::Callback;
-use crate::chromedriver::{self, ChromeDriver};
+use crate::chromedriver::{self, in_browser};
 use crate::helpers::{Backend, spawn_app};
 
 const USERNAME: &str = "alice";
@@ -57,23 +55,10 @@ async fn a_person_signs_in_and_allows_access_in_a_real_browser() {
         .url();
 
     // Act: the person signs in and allows access in Chromium.
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let artifacts = artifacts_dir(dir.path());
-    let driver = ChromeDriver::start().await;
-    let browser = driver.session(&dir.path().join("profile")).await;
-    let outcome = AssertUnwindSafe(sign_in_and_allow(
-        &browser,
-        authorize_url.as_str(),
-        &mut callback,
-        &artifacts,
-    ))
-    .catch_unwind()
+    let landed = in_browser("login", async |browser, artifacts| {
+        sign_in_and_allow(browser, authorize_url.as_str(), &mut callback, artifacts).await
+    })
     .await;
-    if outcome.is_err() {
-        save_screenshot(&browser, &artifacts.join("failure.png")).await;
-    }
-    let _ = browser.close().await;
-    let landed = outcome.unwrap_or_else(|panic| resume_unwind(panic));
 
     // Assert: the browser is on the redirect URI with a code, the state and the issuer.
     assert!(

@@ -13,4 +13,5 @@ mod helpers;
 mod callback;
 mod chromedriver;
 mod login;
+mod passkey;
 mod second_factor;

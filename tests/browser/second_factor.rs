@@ -4,19 +4,17 @@
 //! code page. Each page is checked for its heading and for no console error, and screenshotted
 //! (kept with `GATEHOUSE_BROWSER_ARTIFACTS`).
 
-use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::path::Path;
 use std::time::Duration;
 
 use fantoccini::{Client, Locator};
-use futures_util::FutureExt as _;
 use gatehouse::admin::clients::NewClient;
 
 use crate::callback::Callback;
-use crate::chromedriver::{self, ChromeDriver, console_errors};
+use crate::chromedriver::{self, authorize_url, console_errors, in_browser};
 use crate::common::totp::code_at;
 use crate::helpers::{Backend, TestApp, spawn_app};
-use crate::login::{artifacts_dir, save_screenshot, wait};
+use crate::login::{save_screenshot, wait};
 
 const USERNAME: &str = "carol";
 const PASSWORD: &str = "correct horse battery staple";
@@ -41,33 +39,17 @@ async fn a_person_sets_up_an_authenticator_on_the_account_page_and_is_stepped_up
         })
         .await;
     app.create_user(USERNAME, PASSWORD).await;
-    let authorize_url = format!(
-        "{}/oauth2/authorize?response_type=code&client_id={}&redirect_uri={}&scope=openid\
-         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256\
-         &acr_values=urn%3Agatehouse%3Aacr%3Amfa",
-        app.address,
-        client.id,
-        url::form_urlencoded::byte_serialize(callback.redirect_uri.as_bytes()).collect::<String>()
+    let authorize_url = authorize_url(
+        &app.address,
+        &client.id,
+        &callback.redirect_uri,
+        "&acr_values=urn%3Agatehouse%3Aacr%3Amfa",
     );
 
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let artifacts = artifacts_dir(dir.path());
-    let driver = ChromeDriver::start().await;
-    let browser = driver.session(&dir.path().join("profile")).await;
-    let outcome = AssertUnwindSafe(enrol_and_step_up(
-        &browser,
-        &app,
-        &authorize_url,
-        &mut callback,
-        &artifacts,
-    ))
-    .catch_unwind()
+    let landed = in_browser("second-factor", async |browser, artifacts| {
+        enrol_and_step_up(browser, &app, &authorize_url, &mut callback, artifacts).await
+    })
     .await;
-    if outcome.is_err() {
-        save_screenshot(&browser, &artifacts.join("second-factor-failure.png")).await;
-    }
-    let _ = browser.close().await;
-    let landed = outcome.unwrap_or_else(|panic| resume_unwind(panic));
 
     assert!(
         landed.query_pairs().any(|(key, _)| key == "code"),
@@ -75,19 +57,33 @@ async fn a_person_sets_up_an_authenticator_on_the_account_page_and_is_stepped_up
     );
 }
 
-/// The heading of the page now shown, once it is `expected`; no console error on the way.
-async fn shows(browser: &Client, expected: &str, artifacts: &Path, name: &str) {
-    let heading = wait(browser)
-        .for_element(Locator::Css("h1"))
-        .await
-        .expect("a page with a heading");
-    assert_eq!(heading.text().await.unwrap(), expected);
+/// Waits for a page whose heading is `expected` (the page a click leads to may take a moment,
+/// a passkey ceremony longer: the page before stays up until then); no console error on the way.
+pub(crate) async fn shows(browser: &Client, expected: &str, artifacts: &Path, name: &str) {
+    waits_for(browser, "h1", expected).await;
     save_screenshot(browser, &artifacts.join(format!("{name}.png"))).await;
     let errors = console_errors(browser).await;
     assert!(errors.is_empty(), "console errors on {name}: {errors:?}");
 }
 
-async fn click(browser: &Client, css: &str) {
+/// Waits until an element `tag` with the text `text` is shown.
+pub(crate) async fn waits_for(browser: &Client, tag: &str, text: &str) {
+    assert!(!text.contains('\''), "no quote in an XPath literal: {text}");
+    let xpath = format!("//{tag}[normalize-space()='{text}']");
+    if wait(browser)
+        .for_element(Locator::XPath(&xpath))
+        .await
+        .is_err()
+    {
+        let shown = match browser.find(Locator::Css(tag)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        panic!("no {tag} saying {text:?}; the page shows {shown:?}");
+    }
+}
+
+pub(crate) async fn click(browser: &Client, css: &str) {
     browser
         .find(Locator::Css(css))
         .await
@@ -97,7 +93,7 @@ async fn click(browser: &Client, css: &str) {
         .unwrap();
 }
 
-async fn type_into(browser: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(browser: &Client, css: &str, text: &str) {
     browser
         .find(Locator::Css(css))
         .await

@@ -273,7 +273,7 @@ fn factors_are_listed_and_a_reset_removes_them_and_signs_the_person_out() {
     );
     assert_eq!(
         json_of(&factors("json")),
-        serde_json::json!({"totp": null, "recovery_codes_left": 0})
+        serde_json::json!({"totp": null, "recovery_codes_left": 0, "passkeys": []})
     );
     let nothing = run(gatehouse(dir.path()).args(["users", "reset-factors", "ann"]));
     assert!(nothing.status.success(), "{}", stderr_of(&nothing));
@@ -307,7 +307,7 @@ fn factors_are_listed_and_a_reset_removes_them_and_signs_the_person_out() {
     );
     assert_eq!(
         json_of(&factors("json")),
-        serde_json::json!({"totp": null, "recovery_codes_left": 0})
+        serde_json::json!({"totp": null, "recovery_codes_left": 0, "passkeys": []})
     );
     assert_eq!(cut_offs(dir.path(), "user", &id), 2);
     assert_eq!(

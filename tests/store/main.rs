@@ -12,5 +12,6 @@ mod factors;
 mod idempotency;
 mod keyring;
 mod migrations;
+mod passkeys;
 mod users;
 mod versions;

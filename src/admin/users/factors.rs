@@ -17,6 +17,19 @@ pub struct Factors {
     pub totp: Option<TotpStatus>,
     /// Recovery codes not used yet.
     pub recovery_codes_left: u32,
+    /// The person's passkeys (WebAuthn), oldest first, without their keys.
+    pub passkeys: Vec<PasskeyStatus>,
+}
+
+/// A passkey as an admin sees it: its name and dates, never its key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PasskeyStatus {
+    pub id: uuid::Uuid,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
 }
 
 /// The state of a person's authenticator, without its secret.
@@ -42,13 +55,25 @@ pub async fn list_factors(db: &dyn Database, user: &User) -> Result<Factors, Adm
             confirmed_at: factor.confirmed_at,
         });
     let recovery_codes_left = db.count_recovery_codes(user.id).await?;
+    let passkeys = db
+        .list_passkeys(user.id)
+        .await?
+        .into_iter()
+        .map(|passkey| PasskeyStatus {
+            id: passkey.id,
+            name: passkey.name,
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+        })
+        .collect();
     Ok(Factors {
         totp,
         recovery_codes_left,
+        passkeys,
     })
 }
 
-/// Removes `user`'s authenticator (confirmed or not) and every recovery code, and signs them out
+/// Removes `user`'s authenticator (confirmed or not), every passkey and every recovery code, and signs them out
 /// everywhere as [`super::sign_out`] does: the sessions and tokens that rest on the old factor
 /// must end with it, or whoever holds the lost phone keeps what it opened. The sign-out happens
 /// even when nothing was set up (an admin acting on a lost phone wants the person's access to
@@ -63,6 +88,7 @@ pub async fn reset_factors(
     // than stayed standing.
     end_sessions_and_grants(db, user, now).await?;
     let had_totp = db.delete_totp_factor(user.id).await?;
+    let passkeys = db.delete_passkeys(user.id).await?;
     let recovery_codes = db.delete_recovery_codes(user.id).await?;
     audit(
         db,
@@ -73,5 +99,5 @@ pub async fn reset_factors(
         now,
     )
     .await;
-    Ok(had_totp || recovery_codes > 0)
+    Ok(had_totp || passkeys > 0 || recovery_codes > 0)
 }

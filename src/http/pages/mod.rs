@@ -6,36 +6,39 @@ mod account;
 mod cookies;
 mod logout;
 mod responses;
+mod signin;
 mod templates;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use self::account::{
-    get_account, post_change_password, post_confirm_totp, post_recovery_codes, post_remove_totp,
-    post_sign_out_everywhere, post_start_totp,
+    get_account, post_add_passkey, post_change_password, post_confirm_totp, post_recovery_codes,
+    post_remove_passkey, post_remove_totp, post_rename_passkey, post_sign_out_everywhere,
+    post_start_totp,
 };
 use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};
 use self::responses::{
-    consent_page, enrol_page, error_page, expired_page, login_page, new_recovery_codes_page,
-    recovery_code_used_page, redirect, redirect_error, second_factor_page, too_many_attempts_page,
+    consent_page, enrol_page, error_page, expired_page, redirect, redirect_error,
     too_many_pending_page, unavailable_page,
 };
-pub use self::templates::get_stylesheet;
+use self::signin::{failed_page, sign_in_page, unmet_requirements};
+pub use self::signin::{post_login, post_passkey, post_second_factor};
 use self::templates::{ErrorPage, render};
-use crate::crypto::Password;
+pub use self::templates::{get_passkey_script, get_stylesheet};
 use crate::domain::{Client, User};
 use crate::http::client_address::client_address;
 use crate::oauth::authorize::{AuthorizationRequest, AuthorizeError, validate};
 use crate::oauth::interaction::{
-    INTERACTION_LIFETIME, Interaction, Next, Session, end_session, error_redirect,
-    finish_interaction, issue_code_redirect, load_interaction, load_session, next_step,
-    required_acr, save_interaction, start_interaction,
+    INTERACTION_LIFETIME, Interaction, Next, Session, error_redirect, finish_interaction,
+    issue_code_redirect, load_interaction, load_session, next_step, save_interaction,
+    start_interaction,
 };
 use crate::oauth::{ErrorCode, FormRequest, OAuthError};
+use crate::signin::Outcome;
+use crate::signin::recovery::RecoveryCode;
 use crate::signin::second_factor::{self, Pending};
-use crate::signin::{Outcome, SignedIn, password};
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -82,19 +85,31 @@ async fn authorize(state: &AppState, req: &HttpRequest, params: FormRequest) -> 
         Err(error) => return redirect_error(state, &request, &error),
     };
     let from = client_address(req).ip();
-    proceed(state, &client, request, signed_in, false, &cookies, from).await
+    proceed(state, &client, request, signed_in, None, &cookies, from).await
 }
 
-/// Decides and performs the next step for a request whose client is verified.
+/// What a sign-in that just happened tells the person on the page that follows it (the client's
+/// redirect gets a page of its own for it; the consent page says it itself).
+#[derive(Default)]
+struct Told<'a> {
+    /// Signed in with a recovery code: how many are left.
+    recovery_codes_left: Option<u32>,
+    /// An authenticator set up during the sign-in: its recovery codes, shown once.
+    new_recovery_codes: &'a [RecoveryCode],
+}
+
+/// Decides and performs the next step for a request whose client is verified; `fresh` is set
+/// right after a sign-in, with what it tells the person.
 async fn proceed(
     state: &AppState,
     client: &Client,
     request: AuthorizationRequest,
     signed_in: Option<(User, Session)>,
-    fresh_login: bool,
+    fresh: Option<&Told<'_>>,
     cookies: &Cookies,
     from: std::net::IpAddr,
 ) -> HttpResponse {
+    let fresh_login = fresh.is_some();
     let now = state.clock.now();
     let session = signed_in.as_ref().map(|(_, s)| *s);
     let grant = match &session {
@@ -147,17 +162,7 @@ async fn proceed(
                 }
                 _ => Shown::Login,
             };
-            show(
-                state,
-                client,
-                request,
-                shown,
-                fresh_login,
-                cookies,
-                from,
-                now,
-            )
-            .await
+            show(state, client, request, shown, fresh, cookies, from, now).await
         }
     }
 }
@@ -179,11 +184,12 @@ async fn show(
     client: &Client,
     request: AuthorizationRequest,
     shown: Shown,
-    fresh_login: bool,
+    fresh: Option<&Told<'_>>,
     cookies: &Cookies,
     from: std::net::IpAddr,
     now: time::OffsetDateTime,
 ) -> HttpResponse {
+    let fresh_login = fresh.is_some();
     let session = match &shown {
         Shown::Consent(_, session) => Some(*session),
         _ => None,
@@ -201,15 +207,20 @@ async fn show(
         Err(error) => return error_page(&OAuthError::from_backend(error)),
     };
     let mut response = match shown {
-        Shown::Consent(user, _) => consent_page(client, &user, &interaction, &id),
-        Shown::Login => login_page(client, &interaction, &id, "", None, StatusCode::OK),
+        Shown::Consent(user, _) => {
+            let nothing = Told::default();
+            consent_page(client, &user, &interaction, &id, fresh.unwrap_or(&nothing))
+        }
+        Shown::Login => {
+            sign_in_page(state, client, &interaction, &id, "", None, StatusCode::OK).await
+        }
         Shown::SecondFactor(owed) => {
             interaction.awaiting_second_factor = Some(owed);
             if let Err(error) = save_interaction(state.ephemeral.as_ref(), &id, &interaction).await
             {
                 return error_page(&OAuthError::from_backend(error));
             }
-            second_factor_page(client, &interaction, &id, None, StatusCode::OK)
+            sign_in_page(state, client, &interaction, &id, "", None, StatusCode::OK).await
         }
         Shown::Enrol(user, owed) => {
             match second_factor::enrolment_owed(state, &id, &mut interaction, &user, owed).await {
@@ -227,211 +238,6 @@ async fn show(
     };
     cookies.attach(&mut response, cookies.binding_cookie(&binding));
     response
-}
-
-/// `POST /interaction/{id}/login`: the password step (`signin::password`), then on.
-pub async fn post_login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let step = match Step::open(&state, &req, path.into_inner(), &body).await {
-        Ok(step) => step,
-        Err(response) => return response,
-    };
-    let password = Password::new(step.form.get("password").unwrap_or_default().to_owned());
-    let attempt = password::Attempt {
-        username: step.form.get("username").unwrap_or_default(),
-        password: &password,
-        from: step.from,
-        required: required_acr(&step.interaction.request, &step.client),
-    };
-    let mut interaction = step.interaction.clone();
-    let outcome = password::sign_in(&state, &step.id, &mut interaction, attempt).await;
-    step.answer(&state, interaction, outcome).await
-}
-
-/// `POST /interaction/{id}/second-factor`: the second-factor step (`signin::second_factor`).
-pub async fn post_second_factor(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let step = match Step::open(&state, &req, path.into_inner(), &body).await {
-        Ok(step) => step,
-        Err(response) => return response,
-    };
-    let attempt = second_factor::Attempt {
-        code: step.form.get("code").unwrap_or_default(),
-        from: step.from,
-    };
-    let mut interaction = step.interaction.clone();
-    let outcome = second_factor::sign_in(&state, &step.id, &mut interaction, attempt).await;
-    step.answer(&state, interaction, outcome).await
-}
-
-/// A sign-in form posted to an interaction: what the pages need to answer its outcome.
-struct Step {
-    id: String,
-    form: FormRequest,
-    interaction: Interaction,
-    client: Client,
-    cookies: Cookies,
-    from: std::net::IpAddr,
-    /// The session cookie the browser came with, retired once a sign-in replaces it.
-    replaced_session: Option<String>,
-}
-
-impl Step {
-    async fn open(
-        state: &AppState,
-        req: &HttpRequest,
-        id: String,
-        body: &[u8],
-    ) -> Result<Self, HttpResponse> {
-        let cookies = Cookies::for_issuer(state.issuer.as_str());
-        let (form, interaction, client) = open_interaction(state, req, &id, body, &cookies).await?;
-        Ok(Self {
-            id,
-            form,
-            interaction,
-            client,
-            replaced_session: cookies.session(req).map(str::to_owned),
-            cookies,
-            from: client_address(req).ip(),
-        })
-    }
-
-    /// The page or redirect for what a step decided; `interaction` is as the step left it.
-    async fn answer(
-        self,
-        state: &AppState,
-        interaction: Interaction,
-        outcome: Outcome,
-    ) -> HttpResponse {
-        let client = &self.client;
-        let id = self.id.as_str();
-        match outcome {
-            Outcome::SignedIn(signed_in) => {
-                self.retire_replaced_session(state).await;
-                let request = interaction.request.clone();
-                go_on_signed_in(
-                    state,
-                    client,
-                    id,
-                    request,
-                    *signed_in,
-                    &self.cookies,
-                    self.from,
-                )
-                .await
-            }
-            Outcome::SecondFactor => {
-                second_factor_page(client, &interaction, id, None, StatusCode::OK)
-            }
-            Outcome::EnrolSecondFactor(enrolment) => {
-                enrol_page(client, &interaction, id, &enrolment)
-            }
-            Outcome::NoSecondFactor => {
-                redirect_error(state, &interaction.request, &unmet_requirements())
-            }
-            // A wrong code: the second-factor page again, the person still waited on.
-            Outcome::WrongCredentials if interaction.awaiting_second_factor.is_some() => {
-                let message = Some("That code is not valid, or was used already.");
-                second_factor_page(client, &interaction, id, message, StatusCode::BAD_REQUEST)
-            }
-            // One message and one timing for a wrong name or a wrong password; not 401, which
-            // needs a WWW-Authenticate challenge (RFC 9110 §15.5.2) that no login form has.
-            Outcome::WrongCredentials => {
-                let typed = self.form.get("username").unwrap_or_default();
-                let message = Some("Incorrect username or password.");
-                login_page(
-                    client,
-                    &interaction,
-                    id,
-                    typed,
-                    message,
-                    StatusCode::BAD_REQUEST,
-                )
-            }
-            Outcome::Throttled { retry_after } => too_many_attempts_page(retry_after),
-            Outcome::Unavailable => unavailable_page(),
-            Outcome::Failed => failed_page(),
-        }
-    }
-}
-
-impl Step {
-    /// A sign-in (a step-up, `prompt=login`) gives the browser a new session id; the one it
-    /// came with ends, so whoever else holds that cookie keeps nothing.
-    async fn retire_replaced_session(&self, state: &AppState) {
-        if let Some(old) = &self.replaced_session
-            && let Err(error) = end_session(state.ephemeral.as_ref(), old).await
-        {
-            tracing::warn!(%error, "could not end the session a sign-in replaced");
-        }
-    }
-}
-
-/// The request needs a second factor the person does not have.
-fn unmet_requirements() -> OAuthError {
-    OAuthError::new(
-        ErrorCode::UnmetAuthenticationRequirements,
-        Some("the request needs a second factor, and the person has none set up".into()),
-    )
-}
-
-/// After a sign-in: the authorization goes on with the new session, whose cookie the response
-/// sets. The sign-in interaction is over once it went on: back to the client (303), or to
-/// consent (200) under an interaction of its own, which takes over the pending count. After an
-/// error page (an outage) it stays, so the same form can be sent again. A sign-in with a
-/// recovery code shows how many are left before going on to the client.
-async fn go_on_signed_in(
-    state: &AppState,
-    client: &Client,
-    id: &str,
-    request: AuthorizationRequest,
-    signed_in: SignedIn,
-    cookies: &Cookies,
-    from: std::net::IpAddr,
-) -> HttpResponse {
-    let SignedIn {
-        user,
-        session,
-        session_id,
-        recovery_codes_left,
-        new_recovery_codes,
-    } = signed_in;
-    let signed_in = Some((user, session));
-    let mut response = proceed(state, client, request, signed_in, true, cookies, from).await;
-    let lifetime = std::time::Duration::from_secs(state.settings.sessions.lifetime_secs);
-    cookies.attach(&mut response, cookies.session_cookie(&session_id, lifetime));
-    let release = match response.status() {
-        StatusCode::SEE_OTHER => Some(Some(from)),
-        StatusCode::OK => Some(None),
-        _ => None,
-    };
-    if let Some(release) = release
-        && let Err(error) = finish_interaction(state.ephemeral.as_ref(), id, release).await
-    {
-        tracing::warn!(%error, "could not end the sign-in interaction");
-    }
-    match recovery_codes_left {
-        Some(left) => recovery_code_used_page(client, left, response),
-        None if !new_recovery_codes.is_empty() => {
-            new_recovery_codes_page(client, &new_recovery_codes, response)
-        }
-        None => response,
-    }
-}
-
-/// 500 for a defect in a sign-in (already logged with its cause).
-fn failed_page() -> HttpResponse {
-    error_page(&OAuthError::server_error(anyhow::anyhow!(
-        "the sign-in failed"
-    )))
 }
 
 /// `POST /interaction/{id}/consent`: records the decision and returns to the client.

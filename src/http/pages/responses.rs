@@ -16,11 +16,18 @@ use crate::signin::enrol::TotpEnrolment;
 use crate::signin::recovery::RecoveryCode;
 use crate::state::AppState;
 
+/// What the login form shows besides the error: the name typed, and a passkey's WebAuthn
+/// options when one can be offered.
+pub(super) struct LoginForm<'a> {
+    pub username: &'a str,
+    pub passkey: Option<&'a str>,
+}
+
 pub(super) fn login_page(
     client: &Client,
     interaction: &Interaction,
     id: &str,
-    username: &str,
+    form: &LoginForm<'_>,
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
@@ -30,30 +37,44 @@ pub(super) fn login_page(
         &LoginPage {
             client_name: &client.name,
             action: &action,
+            passkey_action: &passkey_action(id),
             csrf_token: &interaction.csrf_token,
-            username,
+            username: form.username,
+            passkey: form.passkey,
             error,
         },
     )
 }
 
+fn passkey_action(id: &str) -> String {
+    format!("/interaction/{id}/passkey")
+}
+
+/// The second-factor form; `passkey` the WebAuthn options when the person has passkeys.
 pub(super) fn second_factor_page(
     client: &Client,
     interaction: &Interaction,
     id: &str,
+    passkey: Option<&str>,
     error: Option<&str>,
     status: StatusCode,
 ) -> HttpResponse {
-    let action = format!("/interaction/{id}/second-factor");
     render(
         status,
         &SecondFactorPage {
             client_name: &client.name,
-            action: &action,
+            action: &second_factor_action(id),
+            passkey_action: &passkey_action(id),
             csrf_token: &interaction.csrf_token,
+            passkey,
             error,
         },
     )
+}
+
+/// Where the code of the second-factor page and of an enrolment during sign-in goes.
+fn second_factor_action(id: &str) -> String {
+    format!("/interaction/{id}/second-factor")
 }
 
 /// Instead of the redirect `to_client`, a page saying how many recovery codes are left, with
@@ -119,12 +140,11 @@ pub(super) fn enrol_page(
     id: &str,
     enrolment: &TotpEnrolment,
 ) -> HttpResponse {
-    let action = format!("/interaction/{id}/second-factor");
     render(
         StatusCode::OK,
         &SignInEnrolmentPage {
             client_name: &client.name,
-            action: &action,
+            action: &second_factor_action(id),
             csrf_token: &interaction.csrf_token,
             secret: &enrolment.secret,
             qr_svg: &enrolment.qr_svg,
@@ -137,6 +157,7 @@ pub(super) fn consent_page(
     user: &User,
     interaction: &Interaction,
     id: &str,
+    told: &super::Told<'_>,
 ) -> HttpResponse {
     let action = format!("/interaction/{id}/consent");
     let scopes = interaction
@@ -153,6 +174,12 @@ pub(super) fn consent_page(
             scopes,
             action: &action,
             csrf_token: &interaction.csrf_token,
+            recovery_codes_left: told.recovery_codes_left,
+            new_recovery_codes: told
+                .new_recovery_codes
+                .iter()
+                .map(RecoveryCode::expose)
+                .collect(),
         },
     )
 }

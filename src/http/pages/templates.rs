@@ -5,17 +5,21 @@ use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
 use askama::Template;
 
-/// No script, no inline style, no framing (the stylesheet is served from this origin).
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     base-uri 'none'; frame-ancestors 'none'";
+/// No inline script or style, no framing: the stylesheet and the one
+/// script (the passkey ceremony, on the pages that offer one) are served from this origin.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
     pub client_name: &'a str,
     pub action: &'a str,
+    pub passkey_action: &'a str,
     pub csrf_token: &'a str,
     pub username: &'a str,
+    /// The WebAuthn options (JSON) of "Sign in with a passkey", when passkeys are on.
+    pub passkey: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
@@ -24,7 +28,10 @@ pub struct LoginPage<'a> {
 pub struct SecondFactorPage<'a> {
     pub client_name: &'a str,
     pub action: &'a str,
+    pub passkey_action: &'a str,
     pub csrf_token: &'a str,
+    /// The WebAuthn options (JSON) of the person's passkeys, when they have any.
+    pub passkey: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 
@@ -43,8 +50,19 @@ pub struct AccountPage<'a> {
     pub username: &'a str,
     pub totp_enrolled: bool,
     pub recovery_codes_left: u32,
+    pub passkeys: Vec<PasskeyRow>,
+    /// The WebAuthn options (JSON) of "Add a passkey", when passkeys are on.
+    pub new_passkey: Option<&'a str>,
     pub csrf_token: &'a str,
     pub notice: Option<&'a str>,
+}
+
+/// A passkey as the account page lists it.
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
 }
 
 /// The QR code is SVG made by `signin::totp::qr_svg` (rectangles only), inlined unescaped.
@@ -84,6 +102,10 @@ pub struct ConsentPage<'a> {
     pub scopes: Vec<String>,
     pub action: &'a str,
     pub csrf_token: &'a str,
+    /// Signed in just now with a recovery code: how many are left.
+    pub recovery_codes_left: Option<u32>,
+    /// Set up an authenticator during the sign-in just now: its recovery codes, shown once.
+    pub new_recovery_codes: Vec<&'a str>,
 }
 
 #[derive(Template)]
@@ -146,6 +168,15 @@ pub fn describe_scope(scope: &str) -> String {
         "offline_access" => "Stay connected when you are not using it".to_owned(),
         other => format!("Use the permission “{other}”"),
     }
+}
+
+/// The passkey ceremony's script (WebAuthn needs one; everything else works without).
+pub async fn get_passkey_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(include_str!("../../../templates/passkey.js"))
 }
 
 pub async fn get_stylesheet() -> HttpResponse {

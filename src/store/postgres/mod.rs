@@ -8,6 +8,7 @@ mod executor;
 mod factors;
 mod grants;
 mod idempotency;
+mod passkeys;
 mod signing_keys;
 mod users;
 

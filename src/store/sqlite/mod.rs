@@ -7,6 +7,7 @@ mod clients;
 mod factors;
 mod grants;
 mod idempotency;
+mod passkeys;
 mod signing_keys;
 mod users;
 

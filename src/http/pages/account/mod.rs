@@ -1,4 +1,4 @@
-//! `/account`: a person managing their own second factors, signed in through Gatehouse's own
+//! `/account`: a person managing their own second factors and passkeys, signed in through Gatehouse's own
 //! session. Without a session it shows the sign-in page of a built-in first-party client (the
 //! same steps as any authorization, second factor included) that returns here instead of
 //! issuing a code. Every form carries a CSRF token derived from the session cookie, which no
@@ -23,9 +23,13 @@ use crate::oauth::authorize::{AuthorizationRequest, Prompt};
 use crate::oauth::throttle::Throttle;
 use crate::oauth::{FormRequest, OAuthError};
 use crate::signin::enrol::{self, EnrolError};
+use crate::signin::passkey::{self, PasskeyError};
 use crate::signin::recovery::RecoveryCode;
 use crate::state::AppState;
 
+mod passkeys;
+
+pub use self::passkeys::{post_add_passkey, post_remove_passkey, post_rename_passkey};
 pub use crate::domain::ACCOUNT_CLIENT_ID;
 
 const ACCOUNT_PATH: &str = "/account";
@@ -118,7 +122,7 @@ async fn sign_in(state: &AppState, req: &HttpRequest, cookies: &Cookies) -> Http
         acr: None,
     };
     let from = client_address(req).ip();
-    proceed(state, &client, request, None, false, cookies, from).await
+    proceed(state, &client, request, None, None, cookies, from).await
 }
 
 /// A form posted on an account page, from the browser holding the session.
@@ -138,6 +142,20 @@ async fn posted(
     Ok((signed, form))
 }
 
+/// Answers a form posted on an account page with `then`, when it comes from the browser
+/// holding the session (else the sign-in, or 403 for a form from elsewhere).
+async fn on_form(
+    state: &AppState,
+    req: &HttpRequest,
+    body: &[u8],
+    then: impl AsyncFnOnce(Signed, FormRequest) -> HttpResponse,
+) -> HttpResponse {
+    match posted(state, req, body).await {
+        Ok((signed, form)) => then(signed, form).await,
+        Err(response) => response,
+    }
+}
+
 /// `GET /account`: the person's second factors, or the sign-in.
 pub async fn get_account(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     match signed(&state, &req).await {
@@ -151,11 +169,23 @@ async fn account_page(state: &AppState, signed: &Signed, notice: Option<&str>) -
     let user_id = signed.user.id;
     let factor = match state.db.find_totp_factor(user_id).await {
         Ok(factor) => factor,
-        Err(error) => return enrol_failed(error.into()),
+        Err(error) => return account_failed(error.into()),
     };
     let recovery_codes_left = match state.db.count_recovery_codes(user_id).await {
         Ok(count) => count,
-        Err(error) => return enrol_failed(error.into()),
+        Err(error) => return account_failed(error.into()),
+    };
+    let passkeys = match passkey::list(state, user_id).await {
+        Ok(passkeys) => passkeys.into_iter().map(passkeys::row).collect(),
+        Err(error) => return account_failed(error.into()),
+    };
+    let new_passkey = match passkey::start_registration(state, &signed.user, &signed.cookie).await {
+        Ok(options) => Some(options),
+        Err(PasskeyError::Off) => None,
+        Err(error) => {
+            tracing::warn!(%error, "could not start a passkey registration; the page offers none");
+            None
+        }
     };
     render(
         StatusCode::OK,
@@ -163,6 +193,8 @@ async fn account_page(state: &AppState, signed: &Signed, notice: Option<&str>) -
             username: signed.user.username.as_str(),
             totp_enrolled: factor.is_some_and(|f| f.is_confirmed()),
             recovery_codes_left,
+            passkeys,
+            new_passkey: new_passkey.as_deref(),
             csrf_token: &signed.csrf_token(),
             notice,
         },
@@ -175,22 +207,22 @@ pub async fn post_start_totp(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let signed = match posted(&state, &req, &body).await {
-        Ok((signed, _)) => signed,
-        Err(response) => return response,
-    };
-    match enrol::start_totp(&state, &signed.user).await {
-        Ok(enrolment) => totp_page(&signed, &enrolment.secret, &enrolment.qr_svg, None),
-        Err(EnrolError::AlreadyEnrolled) => {
-            account_page(
+    on_form(
+        &state,
+        &req,
+        &body,
+        async |signed, _form| match enrol::start_totp(&state, &signed.user).await {
+            Ok(enrolment) => totp_page(&signed, &enrolment.secret, &enrolment.qr_svg, None),
+            Err(EnrolError::AlreadyEnrolled) => account_page(
                 &state,
                 &signed,
                 Some("An authenticator app is set up already; remove it first to set up another."),
             )
-            .await
-        }
-        Err(error) => enrol_failed(error),
-    }
+            .await,
+            Err(error) => account_failed(error),
+        },
+    )
+    .await
 }
 
 fn totp_page(signed: &Signed, secret: &str, qr_svg: &str, error: Option<&str>) -> HttpResponse {
@@ -217,21 +249,20 @@ pub async fn post_confirm_totp(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (signed, form) = match posted(&state, &req, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
-    let code = form.get("code").unwrap_or_default();
-    match enrol::confirm_totp(&state, signed.user.id, code).await {
-        Ok(codes) => recovery_codes_page(&codes),
-        Err(EnrolError::WrongCode) => {
-            tracing::info!(user_id = %signed.user.id, "authenticator not confirmed: wrong code");
-            let message = "That code does not match. Scan the code again, or start over from your account page.";
-            account_page(&state, &signed, Some(message)).await
+    on_form(&state, &req, &body, async |signed, form| {
+        let code = form.get("code").unwrap_or_default();
+        match enrol::confirm_totp(&state, signed.user.id, code).await {
+            Ok(codes) => recovery_codes_page(&codes),
+            Err(EnrolError::WrongCode) => {
+                tracing::info!(user_id = %signed.user.id, "authenticator not confirmed: wrong code");
+                let message = "That code does not match. Scan the code again, or start over from your account page.";
+                account_page(&state, &signed, Some(message)).await
+            }
+            Err(EnrolError::AlreadyEnrolled) => back_to_account(),
+            Err(error) => account_failed(error),
         }
-        Err(EnrolError::AlreadyEnrolled) => back_to_account(),
-        Err(error) => enrol_failed(error),
-    }
+    })
+    .await
 }
 
 fn recovery_codes_page(codes: &[RecoveryCode]) -> HttpResponse {
@@ -251,14 +282,16 @@ pub async fn post_recovery_codes(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let signed = match posted(&state, &req, &body).await {
-        Ok((signed, _)) => signed,
-        Err(response) => return response,
-    };
-    match enrol::regenerate_recovery_codes(&state, signed.user.id).await {
-        Ok(codes) => recovery_codes_page(&codes),
-        Err(error) => enrol_failed(error),
-    }
+    on_form(
+        &state,
+        &req,
+        &body,
+        async |signed, _form| match enrol::regenerate_recovery_codes(&state, signed.user.id).await {
+            Ok(codes) => recovery_codes_page(&codes),
+            Err(error) => account_failed(error),
+        },
+    )
+    .await
 }
 
 /// `POST /account/totp/remove`: removes the authenticator and the recovery codes.
@@ -267,21 +300,23 @@ pub async fn post_remove_totp(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let signed = match posted(&state, &req, &body).await {
-        Ok((signed, _)) => signed,
-        Err(response) => return response,
-    };
-    match enrol::remove_second_factors(&state, signed.user.id).await {
-        Ok(_) => {
-            account_page(
-                &state,
-                &signed,
-                Some("Your authenticator app and recovery codes were removed."),
-            )
-            .await
-        }
-        Err(error) => enrol_failed(error),
-    }
+    on_form(
+        &state,
+        &req,
+        &body,
+        async |signed, _form| match enrol::remove_second_factors(&state, signed.user.id).await {
+            Ok(_) => {
+                account_page(
+                    &state,
+                    &signed,
+                    Some("Your authenticator app and recovery codes were removed."),
+                )
+                .await
+            }
+            Err(error) => account_failed(error),
+        },
+    )
+    .await
 }
 
 /// `POST /account/password`: the person's own password change; every session ends with it
@@ -291,30 +326,29 @@ pub async fn post_change_password(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let (signed, form) = match posted(&state, &req, &body).await {
-        Ok(posted) => posted,
-        Err(response) => return response,
-    };
-    let current = Password::new(form.get("current_password").unwrap_or_default().to_owned());
-    let new = Password::new(form.get("new_password").unwrap_or_default().to_owned());
-    let throttle = password_throttle(&state, &signed, &req);
-    if let Some(refused) = admitted(&throttle).await {
-        return refused;
-    }
-    let now = state.clock.now();
-    let changed = change_own_password(
-        state.db.as_ref(),
-        &state.passwords,
-        &signed.user,
-        &current,
-        &new,
-        now,
-    )
-    .await;
-    match changed {
-        Ok(()) => back_to_account(),
-        Err(error) => refused_change(&state, &signed, &throttle, error).await,
-    }
+    on_form(&state, &req, &body, async |signed, form| {
+        let current = Password::new(form.get("current_password").unwrap_or_default().to_owned());
+        let new = Password::new(form.get("new_password").unwrap_or_default().to_owned());
+        let throttle = password_throttle(&state, &signed, &req);
+        if let Some(refused) = admitted(&throttle).await {
+            return refused;
+        }
+        let now = state.clock.now();
+        let changed = change_own_password(
+            state.db.as_ref(),
+            &state.passwords,
+            &signed.user,
+            &current,
+            &new,
+            now,
+        )
+        .await;
+        match changed {
+            Ok(()) => back_to_account(),
+            Err(error) => refused_change(&state, &signed, &throttle, error).await,
+        }
+    })
+    .await
 }
 
 /// The failed-sign-in throttle, for the current password typed on the account page: a stolen
@@ -369,7 +403,7 @@ async fn refused_change(
             account_page(state, signed, Some(&message.join("; "))).await
         }
         AdminError::Unavailable => unavailable_page(),
-        AdminError::Store(store) => enrol_failed(store.into()),
+        AdminError::Store(store) => account_failed(store.into()),
         other => {
             tracing::error!(error = %other, "a password change failed");
             error_page(&OAuthError::server_error(anyhow::anyhow!(
@@ -386,25 +420,24 @@ pub async fn post_sign_out_everywhere(
     req: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
-    let signed = match posted(&state, &req, &body).await {
-        Ok((signed, _)) => signed,
-        Err(response) => return response,
-    };
-    let (id, now) = (signed.user.id.to_string(), state.clock.now());
-    match sign_out_by_id(state.db.as_ref(), &id, &id, now).await {
-        Ok(()) => back_to_account(),
-        Err(AdminError::Store(store)) => enrol_failed(store.into()),
-        Err(other) => {
-            tracing::error!(error = %other, "signing out everywhere failed");
-            error_page(&OAuthError::server_error(anyhow::anyhow!(
-                "signing out failed"
-            )))
+    on_form(&state, &req, &body, async |signed, _form| {
+        let (id, now) = (signed.user.id.to_string(), state.clock.now());
+        match sign_out_by_id(state.db.as_ref(), &id, &id, now).await {
+            Ok(()) => back_to_account(),
+            Err(AdminError::Store(store)) => account_failed(store.into()),
+            Err(other) => {
+                tracing::error!(error = %other, "signing out everywhere failed");
+                error_page(&OAuthError::server_error(anyhow::anyhow!(
+                    "signing out failed"
+                )))
+            }
         }
-    }
+    })
+    .await
 }
 
 /// A failure while changing factors: logged with its cause; 503 for an outage, else 500.
-fn enrol_failed(error: EnrolError) -> HttpResponse {
+fn account_failed(error: EnrolError) -> HttpResponse {
     match error {
         EnrolError::Store(store) => {
             tracing::warn!(error = %store, "an account change failed in the database");
