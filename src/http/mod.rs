@@ -78,6 +78,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/recovery-codes"),
     ("POST", "/account/password"),
     ("POST", "/account/sign-out-everywhere"),
+    ("POST", "/account/sessions/{handle}/end"),
     ("POST", "/account/passkeys"),
     ("POST", "/account/passkeys/{id}/rename"),
     ("POST", "/account/passkeys/{id}/remove"),
@@ -188,6 +189,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, state: &AppState) {
         .service(
             resource("/account/sign-out-everywhere")
                 .route(web::post().to(pages::post_sign_out_everywhere)),
+        )
+        .service(
+            resource("/account/sessions/{handle}/end")
+                .route(web::post().to(pages::post_end_account_session)),
         )
         .service(resource("/interaction/{id}/consent").route(web::post().to(pages::post_consent)))
         .service(resource("/assets/gatehouse.css").route(web::get().to(pages::get_stylesheet)))

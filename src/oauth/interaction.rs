@@ -95,7 +95,17 @@ fn interaction_key(id: &str) -> String {
 }
 
 fn session_key(id: &str) -> String {
-    format!("session:{}", sha256_hex(id.as_bytes()))
+    handle_key(&session_handle(id))
+}
+
+/// A session's name that is not its cookie: the SHA-256 of the cookie's value, as the ephemeral
+/// store keys it. The account page lists sessions and ends them by it; it opens nothing.
+pub fn session_handle(id: &str) -> String {
+    sha256_hex(id.as_bytes())
+}
+
+fn handle_key(handle: &str) -> String {
+    format!("session:{handle}")
 }
 
 fn backend(e: serde_json::Error) -> EphemeralError {
@@ -198,17 +208,35 @@ pub async fn load_session(
     ephemeral: &dyn EphemeralStore,
     cookie: &str,
 ) -> Result<Option<Session>, EphemeralError> {
-    match ephemeral.get(&session_key(cookie)).await? {
-        Some(value) => serde_json::from_slice(&value).map(Some).map_err(backend),
-        None => Ok(None),
-    }
+    load_session_by_handle(ephemeral, &session_handle(cookie)).await
 }
 
 pub async fn end_session(
     ephemeral: &dyn EphemeralStore,
     cookie: &str,
 ) -> Result<(), EphemeralError> {
-    ephemeral.delete(&session_key(cookie)).await.map(drop)
+    end_session_by_handle(ephemeral, &session_handle(cookie))
+        .await
+        .map(drop)
+}
+
+/// The session named by `handle` ([`session_handle`]), if it still exists.
+pub async fn load_session_by_handle(
+    ephemeral: &dyn EphemeralStore,
+    handle: &str,
+) -> Result<Option<Session>, EphemeralError> {
+    match ephemeral.get(&handle_key(handle)).await? {
+        Some(value) => serde_json::from_slice(&value).map(Some).map_err(backend),
+        None => Ok(None),
+    }
+}
+
+/// Ends the session named by `handle`; false if it was over already.
+pub async fn end_session_by_handle(
+    ephemeral: &dyn EphemeralStore,
+    handle: &str,
+) -> Result<bool, EphemeralError> {
+    ephemeral.delete(&handle_key(handle)).await
 }
 
 /// What an authorization needs next from the person.

@@ -9,6 +9,7 @@ pub mod passkey;
 pub mod password;
 pub mod recovery;
 pub mod second_factor;
+pub mod sessions;
 pub mod totp;
 
 use std::time::Duration;
@@ -19,8 +20,11 @@ use self::methods::Methods;
 use crate::domain::User;
 use crate::ephemeral::EphemeralError;
 use crate::oauth::BackendFailure;
-use crate::oauth::interaction::{Interaction, Session, create_session, save_interaction};
+use crate::oauth::interaction::{
+    Interaction, Session, create_session, save_interaction, session_handle,
+};
 use crate::state::AppState;
+use crate::store::NewAuditEvent;
 use crate::telemetry::SignIn;
 
 /// A person signed in by a step.
@@ -104,6 +108,14 @@ async fn signed_in(
         return backend_failed(state, "saving the signed-in interaction", &error);
     }
     state.metrics.sign_in(SignIn::Success);
+    record_sign_in(
+        state,
+        &user,
+        &session_id,
+        &interaction.request.client_id,
+        methods,
+    )
+    .await;
     Outcome::SignedIn(Box::new(SignedIn {
         user,
         session,
@@ -111,6 +123,30 @@ async fn signed_in(
         recovery_codes_left,
         new_recovery_codes,
     }))
+}
+
+/// The action of the audit event a sign-in records (the account page's recent sign-ins).
+pub const SIGN_IN_EVENT: &str = "session.started";
+
+/// Records the sign-in for the person's account page and the audit trail: the session's handle
+/// (never its cookie), the client it was for, how (`amr`) and, from the request, the address.
+async fn record_sign_in(
+    state: &AppState,
+    user: &User,
+    session_id: &str,
+    client_id: &str,
+    methods: Methods,
+) {
+    let user_id = user.id.to_string();
+    let details = serde_json::json!({
+        "session": session_handle(session_id),
+        "client_id": client_id,
+        "amr": methods.amr(),
+    });
+    let event = NewAuditEvent::new(&user_id, SIGN_IN_EVENT, "user", Some(&user_id), details);
+    if let Err(error) = state.db.record_audit_event(&event, state.clock.now()).await {
+        tracing::warn!(%error, "could not record a sign-in");
+    }
 }
 
 /// A backend could not answer during `doing`: logged with its cause and counted; unavailable

@@ -62,4 +62,14 @@ pub trait AuditStore: Send + Sync {
 
     /// The newest events first, at most `limit`.
     async fn recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// The newest events of `action` on one target (`user`, its id), at most `limit`: a person's
+    /// recent sign-ins on their account page. Served by the index on the target.
+    async fn recent_audit_events_on(
+        &self,
+        target_type: &str,
+        target_id: &str,
+        action: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 }

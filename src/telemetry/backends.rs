@@ -137,6 +137,7 @@ counted!(SigningKeyStore {
 counted!(AuditStore {
     fn record_audit_event(&self, event: &NewAuditEvent, now: OffsetDateTime) -> AuditEvent;
     fn recent_audit_events(&self, limit: u32) -> Vec<AuditEvent>;
+    fn recent_audit_events_on(&self, target_type: &str, target_id: &str, action: &str, limit: u32) -> Vec<AuditEvent>;
 });
 
 counted!(ChangeStore {

@@ -319,10 +319,74 @@ async fn signing_out_everywhere_from_the_account_page_ends_every_session(backend
     asked_to_sign_in(&app, &elsewhere).await;
 }
 
+/// The action of the sessions form whose button says `button`.
+fn session_form(page: &str, button: &str) -> String {
+    let before = &page[..page
+        .find(button)
+        .unwrap_or_else(|| panic!("no {button} in {page}"))];
+    let start = before.rfind(r#"action="/account/sessions/"#).unwrap() + r#"action=""#.len();
+    let end = start + before[start..].find('"').unwrap();
+    before[start..end]
+        .replace("&#x2f;", "/")
+        .replace("&#47;", "/")
+}
+
+async fn the_account_page_lists_recent_sign_ins_and_ends_one_of_them(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.create_user("ann", PASSWORD).await;
+    let (elsewhere, _) = signed_in_to_account(&app, "ann").await;
+    let (browser, page) = signed_in_to_account(&app, "ann").await;
+
+    // Both sign-ins, newest first: this browser's, and the other one, still signed in.
+    assert_eq!(
+        page.matches("this account page (pwd) from 127.0.0.1")
+            .count(),
+        2,
+        "{page}"
+    );
+    let this = page
+        .find("<strong>This browser.</strong>")
+        .expect("this browser's");
+    let other = page.find("Still signed in.").expect("the other browser's");
+    assert!(this < other, "newest first: {page}");
+
+    let end_other = session_form(&page, "End this session");
+    let response = post_form(&app, &browser, &page, &end_other, &[]).await;
+
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("That session was ended."), "{page}");
+    assert!(page.contains("Ended."), "{page}");
+    assert!(!page.contains("Still signed in."), "{page}");
+    asked_to_sign_in(&app, &elsewhere).await;
+    // Sent again, or naming no session of hers: nothing changes, and the page says so.
+    let stray = format!("/account/sessions/{}/end", "0".repeat(64));
+    for action in [end_other.as_str(), stray.as_str()] {
+        let again = browser
+            .http
+            .post(format!("{}{action}", app.address))
+            .form(&[("csrf_token", Form::of(&page).csrf_token)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 200);
+        let again = again.text().await.unwrap();
+        assert!(again.contains("That session had ended already."), "{again}");
+    }
+
+    let sign_out_here = session_form(&page, "Sign out here");
+    let response = post_form(&app, &browser, &page, &sign_out_here, &[]).await;
+    assert_eq!(response.status(), 303);
+    asked_to_sign_in(&app, &browser).await;
+}
+
 crate::on_every_backend!(
     a_person_sets_up_an_authenticator_app_and_then_signs_in_with_it,
     removing_the_authenticator_ends_the_second_step,
     account_forms_need_the_pages_token_and_a_session,
     a_person_changes_their_password_and_is_signed_out_everywhere,
     signing_out_everywhere_from_the_account_page_ends_every_session,
+    the_account_page_lists_recent_sign_ins_and_ends_one_of_them,
 );

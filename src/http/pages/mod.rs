@@ -13,9 +13,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 pub use self::account::{
-    get_account, post_add_passkey, post_change_password, post_confirm_totp, post_recovery_codes,
-    post_remove_passkey, post_remove_totp, post_rename_passkey, post_sign_out_everywhere,
-    post_start_totp,
+    get_account, post_add_passkey, post_change_password, post_confirm_totp,
+    post_end_account_session, post_recovery_codes, post_remove_passkey, post_remove_totp,
+    post_rename_passkey, post_sign_out_everywhere, post_start_totp,
 };
 use self::cookies::Cookies;
 pub use self::logout::{get_end_session, post_confirm_logout, post_end_session};

@@ -51,10 +51,22 @@ pub struct AccountPage<'a> {
     pub totp_enrolled: bool,
     pub recovery_codes_left: u32,
     pub passkeys: Vec<PasskeyRow>,
+    pub sign_ins: Vec<SignInRow>,
     /// The WebAuthn options (JSON) of "Add a passkey", when passkeys are on.
     pub new_passkey: Option<&'a str>,
     pub csrf_token: &'a str,
     pub notice: Option<&'a str>,
+}
+
+/// A recent sign-in as the account page lists it.
+pub struct SignInRow {
+    pub when: String,
+    pub client: String,
+    pub how: String,
+    pub address: String,
+    pub handle: String,
+    pub this_browser: bool,
+    pub active: bool,
 }
 
 /// A passkey as the account page lists it.

@@ -25,11 +25,14 @@ use crate::oauth::{FormRequest, OAuthError};
 use crate::signin::enrol::{self, EnrolError};
 use crate::signin::passkey::{self, PasskeyError};
 use crate::signin::recovery::RecoveryCode;
+use crate::signin::sessions;
 use crate::state::AppState;
 
 mod passkeys;
+mod sign_ins;
 
 pub use self::passkeys::{post_add_passkey, post_remove_passkey, post_rename_passkey};
+pub use self::sign_ins::post_end_account_session;
 pub use crate::domain::ACCOUNT_CLIENT_ID;
 
 const ACCOUNT_PATH: &str = "/account";
@@ -175,6 +178,10 @@ async fn account_page(state: &AppState, signed: &Signed, notice: Option<&str>) -
         Ok(count) => count,
         Err(error) => return account_failed(error.into()),
     };
+    let sign_ins = match sessions::recent_sign_ins(state, user_id, &signed.cookie).await {
+        Ok(sign_ins) => sign_ins.into_iter().map(sign_ins::row).collect(),
+        Err(error) => return sign_ins::failed(error),
+    };
     let passkeys = match passkey::list(state, user_id).await {
         Ok(passkeys) => passkeys.into_iter().map(passkeys::row).collect(),
         Err(error) => return account_failed(error.into()),
@@ -194,6 +201,7 @@ async fn account_page(state: &AppState, signed: &Signed, notice: Option<&str>) -
             totp_enrolled: factor.is_some_and(|f| f.is_confirmed()),
             recovery_codes_left,
             passkeys,
+            sign_ins,
             new_passkey: new_passkey.as_deref(),
             csrf_token: &signed.csrf_token(),
             notice,
@@ -333,17 +341,8 @@ pub async fn post_change_password(
         if let Some(refused) = admitted(&throttle).await {
             return refused;
         }
-        let now = state.clock.now();
-        let changed = change_own_password(
-            state.db.as_ref(),
-            &state.passwords,
-            &signed.user,
-            &current,
-            &new,
-            now,
-        )
-        .await;
-        match changed {
+        let (db, hasher, now) = (state.db.as_ref(), &state.passwords, state.clock.now());
+        match change_own_password(db, hasher, &signed.user, &current, &new, now).await {
             Ok(()) => back_to_account(),
             Err(error) => refused_change(&state, &signed, &throttle, error).await,
         }
