@@ -17,10 +17,7 @@ use crate::crypto::{PlainSecret, SigningAlgorithm};
 use crate::domain::{Client, ClientId, ClientType};
 use crate::store::{ChangeKind, ClientSecretRecord, Database, IDEMPOTENCY_CONFLICT, StoreError};
 
-/// The scope a token needs for every `/v1` endpoint.
-pub const ADMIN_SCOPE: &str = "gatehouse:admin";
-/// The scope a token needs for the read-only `/v1` endpoints.
-pub const ADMIN_READ_SCOPE: &str = "gatehouse:admin:read";
+pub use crate::domain::{ADMIN_READ_SCOPE, ADMIN_SCOPE};
 
 /// The audience (RFC 8707 resource) of the `/v1` admin API, which its tokens must carry.
 pub fn admin_api_audience(issuer: &str) -> String {

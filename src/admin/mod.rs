@@ -259,6 +259,18 @@ pub(crate) async fn audit(
     now: OffsetDateTime,
 ) {
     let details = serde_json::Value::Object(serde_json::Map::new());
+    audit_with(db, actor, action, (target_type, target_id), details, now).await;
+}
+
+/// [`audit`] with `details` on the event (never a secret).
+pub(crate) async fn audit_with(
+    db: &dyn Database,
+    actor: &str,
+    action: &str,
+    (target_type, target_id): (&str, &str),
+    details: serde_json::Value,
+    now: OffsetDateTime,
+) {
     let event = NewAuditEvent::new(actor, action, target_type, Some(target_id), details);
     if let Err(error) = db.record_audit_event(&event, now).await {
         tracing::warn!(%error, action, "could not record an audit event");

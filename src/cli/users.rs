@@ -9,7 +9,7 @@ use crate::admin::users::{self, NewUser};
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::Settings;
 use crate::crypto::{Password, PasswordHasher};
-use crate::domain::User;
+use crate::domain::{Role, User};
 use crate::store;
 
 #[derive(Debug, Subcommand)]
@@ -41,6 +41,11 @@ pub enum UsersCommand {
     /// Remove a user's authenticator and recovery codes and sign them out everywhere (a lost
     /// or stolen phone); they sign in with the password alone and may set factors up again.
     ResetFactors { user: String },
+    /// Give a user a role: `admin` (everything the admin API and this CLI do) or `auditor`
+    /// (every read, no change), for their own tokens, through the admin console or any client.
+    GrantRole { user: String, role: String },
+    /// Take a role away from a user; their admin tokens stop doing what it allowed at once.
+    RevokeRole { user: String, role: String },
     /// Disable a user: no sign-in, and everything they hold is refused at once.
     Disable { user: String },
     /// Enable a disabled user again (they sign in anew).
@@ -70,6 +75,10 @@ pub struct CreateArgs {
     /// Read the password from standard input; without it the user cannot sign in yet.
     #[arg(long)]
     password_stdin: bool,
+    /// A role the user holds from the start (`admin` or `auditor`; repeatable): the first
+    /// administrator of a new installation.
+    #[arg(long = "role", value_name = "ROLE")]
+    roles: Vec<String>,
     #[arg(long, value_enum, default_value_t)]
     output: Output,
 }
@@ -80,6 +89,7 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
     let now = SystemClock.now();
     match command {
         UsersCommand::Create(args) => {
+            let roles = parse_roles(&args.roles)?;
             let password = args.password_stdin.then(read_password).transpose()?;
             let request = NewUser {
                 username: args.username,
@@ -88,8 +98,11 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
                 display_name: args.display_name,
                 ..NewUser::default()
             };
-            let user =
+            let mut user =
                 users::create_user(db.as_ref(), &hasher, request, password, "cli", now).await?;
+            for role in roles {
+                user = users::set_role(db.as_ref(), user, role, true, "cli", now).await?;
+            }
             print_users(args.output, &[user], true)?;
         }
         UsersCommand::List { output } => {
@@ -127,6 +140,26 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
                 user.username, user.id
             );
         }
+        UsersCommand::GrantRole { user, role } => {
+            let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
+            let user = users::grant_role(db.as_ref(), &user, role, "cli", now).await?;
+            eprintln!(
+                "{} ({}) holds the role {}",
+                user.username,
+                user.id,
+                role.as_str()
+            );
+        }
+        UsersCommand::RevokeRole { user, role } => {
+            let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
+            let user = users::revoke_role(db.as_ref(), &user, role, "cli", now).await?;
+            eprintln!(
+                "{} ({}) no longer holds the role {}",
+                user.username,
+                user.id,
+                role.as_str()
+            );
+        }
         UsersCommand::Disable { user } => set_disabled(db.as_ref(), &user, true, now).await?,
         UsersCommand::Enable { user } => set_disabled(db.as_ref(), &user, false, now).await?,
         UsersCommand::SetPassword { user, .. } => {
@@ -159,6 +192,14 @@ fn read_password() -> anyhow::Result<Password> {
     let trimmed = line.strip_suffix('\n').unwrap_or(&line);
     let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
     Ok(Password::new(trimmed.to_owned()))
+}
+
+/// The roles named on the command line, checked before anything is written.
+fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
+    names
+        .iter()
+        .map(|name| Role::parse(name).map_err(anyhow::Error::msg))
+        .collect()
 }
 
 fn print_factors(output: Output, factors: &Factors) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 mod client;
 mod origin;
+mod role;
 mod scope;
 mod user;
 
@@ -9,5 +10,6 @@ pub use self::client::{
     ACCOUNT_CLIENT_ID, Audience, AuthMethod, Client, ClientId, ClientType, GrantType, RedirectUri,
 };
 pub use self::origin::WebOrigin;
+pub use self::role::{ADMIN_READ_SCOPE, ADMIN_SCOPE, Role, Roles};
 pub use self::scope::{Scope, ScopeSet};
 pub use self::user::{Email, PasskeyName, RESERVED_CLAIMS, User, Username};

@@ -153,6 +153,8 @@ pub struct User {
     /// Further claims released with the `profile` scope.
     pub claims: Map<String, Value>,
     pub disabled: bool,
+    /// What the person may do to Gatehouse itself (`admin`, `auditor`).
+    pub roles: super::Roles,
     /// Bumped by every change; the admin API's `ETag`.
     #[serde(skip)]
     pub version: i64,
@@ -169,6 +171,7 @@ impl fmt::Debug for User {
             .field("username", &self.username)
             .field("email", &self.email)
             .field("disabled", &self.disabled)
+            .field("roles", &self.roles)
             .field(
                 "password_hash",
                 &self.password_hash.as_ref().map(|_| "[redacted]"),
@@ -223,6 +226,7 @@ mod tests {
             password_hash: Some("$argon2id$v=19$secret".into()),
             claims: Map::new(),
             disabled: false,
+            roles: crate::domain::Roles::default(),
             version: 1,
             created_at: OffsetDateTime::UNIX_EPOCH,
             updated_at: OffsetDateTime::UNIX_EPOCH,

@@ -102,6 +102,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/users/{id}/sign-out"),
     ("GET", "/v1/users/{id}/factors"),
     ("DELETE", "/v1/users/{id}/factors"),
+    ("PUT", "/v1/users/{id}/roles/{role}"),
+    ("DELETE", "/v1/users/{id}/roles/{role}"),
     ("GET", "/v1/keys"),
     ("POST", "/v1/keys/rotate"),
     ("POST", "/v1/keys/{kid}/revoke"),

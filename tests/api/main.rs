@@ -21,6 +21,7 @@ mod admin_keys;
 mod admin_negotiation;
 mod admin_pagination;
 mod admin_rate_limit;
+mod admin_roles;
 mod admin_users;
 mod audit_origin;
 mod authorize;

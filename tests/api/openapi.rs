@@ -187,7 +187,8 @@ impl Fixtures {
         } else {
             "probe"
         };
-        let path = path.replace("{id}", id).replace("{kid}", &self.kid);
+        let path =
+            (path.replace("{id}", id).replace("{kid}", &self.kid)).replace("{role}", "auditor");
         let url = format!("{}{path}", app.address);
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut request = app

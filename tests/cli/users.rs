@@ -319,3 +319,58 @@ fn factors_are_listed_and_a_reset_removes_them_and_signs_the_person_out() {
         assert!(!unknown.status.success(), "{command} of an unknown user");
     }
 }
+
+#[test]
+fn the_first_administrator_is_created_with_a_role_and_roles_are_granted_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = [
+        "users",
+        "create",
+        "--username",
+        "admin",
+        "--role",
+        "admin",
+        "--password-stdin",
+        "--output",
+        "json",
+    ];
+    let created = json_of(&run_with_stdin(dir.path(), &admin, "a long passphrase\n"));
+    assert_eq!(created["roles"], serde_json::json!(["admin"]), "{created}");
+
+    let granted = run(gatehouse(dir.path()).args(["users", "grant-role", "admin", "auditor"]));
+    assert!(granted.status.success(), "{}", stderr_of(&granted));
+    let revoked = run(gatehouse(dir.path()).args(["users", "revoke-role", "admin", "admin"]));
+    assert!(revoked.status.success(), "{}", stderr_of(&revoked));
+    assert!(
+        stderr_of(&revoked).contains("no longer holds the role admin"),
+        "{}",
+        stderr_of(&revoked)
+    );
+    let shown = json_of(&run(
+        gatehouse(dir.path()).args(["users", "show", "admin", "--output", "json"])
+    ));
+    assert_eq!(shown["roles"], serde_json::json!(["auditor"]), "{shown}");
+    assert_eq!(
+        audit_events(dir.path(), "user.role_granted").len(),
+        2,
+        "the role at creation and the one granted after"
+    );
+
+    let unknown = run(gatehouse(dir.path()).args(["users", "grant-role", "admin", "root"]));
+    assert!(!unknown.status.success());
+    assert!(
+        stderr_of(&unknown).contains("no role \"root\""),
+        "{}",
+        stderr_of(&unknown)
+    );
+    let nobody = run_with_stdin(
+        dir.path(),
+        &["users", "create", "--username", "bea", "--role", "root"],
+        "",
+    );
+    assert!(!nobody.status.success(), "an unknown role creates nobody");
+    let listed = json_of(&run(
+        gatehouse(dir.path()).args(["users", "list", "--output", "json"])
+    ));
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+}

@@ -2,6 +2,7 @@
 
 pub mod factors;
 mod password;
+mod roles;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -9,6 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use self::password::{change_own_password, set_password, set_password_by_id};
+pub use self::roles::{grant_role, revoke_role, set_role};
 use super::{
     AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
     note_changed,
@@ -185,6 +187,8 @@ pub async fn replace_user(
         id: current.id,
         password_hash: current.password_hash.clone(),
         disabled: changes.disabled,
+        // changed only one at a time, by `roles`, each an audit event of its own
+        roles: current.roles,
         version: current.version + 1,
         created_at: current.created_at,
         updated_at: now,
@@ -400,6 +404,7 @@ pub fn validate_new_user(
         password_hash: None,
         claims: request.claims,
         disabled: false,
+        roles: crate::domain::Roles::default(),
         version: 1,
         created_at: now,
         updated_at: now,

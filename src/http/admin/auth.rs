@@ -1,7 +1,10 @@
 //! Who is calling: a bearer access token issued by this Gatehouse (RFC 6750 §2.1) for the admin
 //! API's audience, live and not revoked, carrying `gatehouse:admin` (any request) or
 //! `gatehouse:admin:read` (GET only), from a client that exists, is enabled and still holds
-//! that scope.
+//! that scope. A person's token (issued through the authorization code flow: its `sub` is the
+//! person, not the client) also needs the person to exist, be enabled and hold a role that allows
+//! the request now (`admin` for any, `auditor` for reads), so a role taken away ends their
+//! administration at once; the person is then the actor of what they do.
 
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
@@ -13,13 +16,23 @@ use crate::domain::ClientId;
 use crate::oauth::tokens::{OneOrMany, TokenRejection, ensure_not_revoked, verify_access_token};
 use crate::state::AppState;
 use crate::store::StoreError;
+use uuid::Uuid;
 
 use crate::admin::clients::{ADMIN_READ_SCOPE as READ_SCOPE, ADMIN_SCOPE, admin_api_audience};
 
-/// The authenticated caller: the `client_id` of its token, recorded as the actor of changes.
+/// The authenticated caller: the person behind a person's token, else the client acting as
+/// itself. It is the actor of changes, and what rate limits and `Idempotency-Key`s are counted
+/// per.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub client_id: String,
+    /// The person's id, or the client's.
+    actor: String,
+}
+
+impl Caller {
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
 }
 
 impl FromRequest for Caller {
@@ -87,10 +100,10 @@ async fn authenticate(state: &AppState, token: &str, method: &Method) -> Result<
         tracing::info!(client_id = %claims.client_id, "admin API token of a client that may no longer administer");
         return Err(invalid);
     }
-    within_rate_limit(state, &claims.client_id).await?;
-    Ok(Caller {
-        client_id: claims.client_id,
-    })
+    let user_id = person_allows(state, &claims.sub, &claims.client_id, method).await?;
+    let actor = user_id.map_or_else(|| claims.client_id.clone(), |id| id.to_string());
+    within_rate_limit(state, &actor).await?;
+    Ok(Caller { actor })
 }
 
 fn audience_includes(aud: &OneOrMany, wanted: &str) -> bool {
@@ -128,16 +141,62 @@ async fn client_still_allows(
     }
 }
 
+/// The person behind a person's token, who must exist, be enabled and hold a role that allows
+/// `method` now; `None` for a client's own token (client_credentials: its `sub` is the client).
+async fn person_allows(
+    state: &AppState,
+    sub: &str,
+    client_id: &str,
+    method: &Method,
+) -> Result<Option<Uuid>, ApiError> {
+    if sub == client_id {
+        return Ok(None);
+    }
+    let Ok(id) = Uuid::parse_str(sub) else {
+        // Test mode mints tokens for any subject; elsewhere only people have other subjects.
+        return match state.settings.testing.enabled {
+            true => Ok(None),
+            false => Err(ApiError::InvalidToken { token_sent: true }),
+        };
+    };
+    match state
+        .current
+        .users
+        .get(state.db.as_ref(), &state.metrics, id)
+        .await
+    {
+        Ok(user) if user.disabled => {
+            tracing::info!(user_id = %id, "admin API token of a disabled person");
+            Err(ApiError::InvalidToken { token_sent: true })
+        }
+        Ok(user) => {
+            let allowed = match *method {
+                Method::GET | Method::HEAD => user.roles.may_read(),
+                _ => user.roles.may_change(),
+            };
+            if allowed {
+                Ok(Some(id))
+            } else {
+                tracing::info!(user_id = %id, roles = ?user.roles, "admin API request refused: the person's roles do not allow it");
+                Err(ApiError::InsufficientScope)
+            }
+        }
+        Err(StoreError::NotFound) if state.settings.testing.enabled => Ok(None),
+        Err(StoreError::NotFound) => Err(ApiError::InvalidToken { token_sent: true }),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the person behind an admin token");
+            Err(ApiError::Unavailable("user status unknown".into()))
+        }
+    }
+}
+
 /// At most `admin.requests_per_minute` requests per caller and clock minute, counted in the
 /// ephemeral store, so every instance sharing a Redis counts together.
-async fn within_rate_limit(state: &AppState, client_id: &str) -> Result<(), ApiError> {
+async fn within_rate_limit(state: &AppState, actor: &str) -> Result<(), ApiError> {
     let limit = state.settings.admin.requests_per_minute;
     let now = state.clock.now().unix_timestamp();
     let window = now.div_euclid(60);
-    let key = format!(
-        "ratelimit:admin:{}:{window}",
-        sha256_hex(client_id.as_bytes())
-    );
+    let key = format!("ratelimit:admin:{}:{window}", sha256_hex(actor.as_bytes()));
     let count = state
         .ephemeral
         .increment(&key, std::time::Duration::from_secs(120))

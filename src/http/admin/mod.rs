@@ -39,7 +39,7 @@ impl Admin {
     }
 
     pub fn actor(&self) -> &str {
-        &self.caller.client_id
+        self.caller.actor()
     }
 
     pub fn now(&self) -> OffsetDateTime {
@@ -118,6 +118,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/users/{id}/sign-out")
             .route(web::post().to(users::post_user_sign_out))
             .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
+        web::resource("/v1/users/{id}/roles/{role}")
+            .route(web::put().to(users::put_user_role))
+            .route(web::delete().to(users::delete_user_role))
+            .default_service(web::to(|| not_allowed("PUT, DELETE"))),
     )
     .service(
         web::resource("/v1/users/{id}/factors")

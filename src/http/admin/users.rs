@@ -12,7 +12,7 @@ use super::pagination::{ListQuery, page_response};
 use super::{Admin, ApiError, body};
 use crate::admin::users::{self, NewUser, UserChanges, UserFilter, factors};
 use crate::crypto::Password;
-use crate::domain::User;
+use crate::domain::{Role, User};
 
 /// `GET /v1/users?username=&email=`
 pub async fn get_users(admin: Admin, req: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -207,4 +207,34 @@ pub async fn delete_user_factors(
     let user = users::find_user_by_id(admin.db(), &id).await?;
     factors::reset_factors(admin.db(), &user, admin.actor(), admin.now()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PUT /v1/users/{id}/roles/{role}`: the person holds `role` from now on (idempotent); 200 with
+/// the user. An unknown role is no resource (404).
+pub async fn put_user_role(
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    set_user_role(admin, path, true).await
+}
+
+/// `DELETE /v1/users/{id}/roles/{role}`: the person no longer holds `role`; their admin tokens
+/// stop working for what it allowed at once, on every instance. 200 with the user.
+pub async fn delete_user_role(
+    admin: Admin,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    set_user_role(admin, path, false).await
+}
+
+async fn set_user_role(
+    admin: Admin,
+    path: web::Path<(String, String)>,
+    held: bool,
+) -> Result<HttpResponse, ApiError> {
+    let (id, role) = path.into_inner();
+    let role = Role::parse(&role).map_err(|_| ApiError::NotFound)?;
+    let user = users::find_user_by_id(admin.db(), &id).await?;
+    let user = users::set_role(admin.db(), user, role, held, admin.actor(), admin.now()).await?;
+    record(admin.format, &user, user.version)
 }

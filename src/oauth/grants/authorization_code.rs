@@ -86,11 +86,13 @@ pub async fn exchange(
             "the sign-in behind this code has ended",
         ));
     }
+    // The admin API's scopes only for a person who holds the role now (domain::Role).
+    let scope = user.roles.cut(&request.scope);
     let (access_token, lifetime) = issue_user_access_token(
         state,
         client,
         &user.id,
-        &request.scope,
+        &scope,
         live_grant.id,
         grant.family_id,
         now,
@@ -102,7 +104,7 @@ pub async fn exchange(
                 issuer: state.issuer.as_str(),
                 client_id: client.id.as_str(),
                 user: &user,
-                scopes: &request.scope,
+                scopes: &scope,
                 nonce: request.nonce.as_deref(),
                 auth_time: grant.auth_time,
                 methods: Some(grant.methods),
@@ -138,7 +140,7 @@ pub async fn exchange(
         access_token,
         token_type: "Bearer",
         expires_in: lifetime,
-        scope: (!request.scope.is_empty()).then(|| request.scope.to_delimited()),
+        scope: (!scope.is_empty()).then(|| scope.to_delimited()),
         refresh_token,
         id_token,
     })

@@ -47,7 +47,11 @@ pub async fn exchange(
         None => None,
     };
     ensure_offline_access_allowed(client)?;
-    let scope = allowed_scope(client, &record.scopes, form.get("scope"))?;
+    // What the grant and the client allow now, and of the admin API's scopes what the person's
+    // roles reach now (a role taken away since the sign-in is not renewed).
+    let scope = user
+        .roles
+        .cut(&allowed_scope(client, &record.scopes, form.get("scope"))?);
     // The tokens are signed before the rotation, so that a signing failure leaves the presented
     // refresh token unused. The audience comes from the client as it is now
     // (`default_audience`), not from the grant.

@@ -19,6 +19,7 @@ struct UserRow {
     password_hash: Option<String>,
     claims: Json<serde_json::Map<String, serde_json::Value>>,
     disabled: bool,
+    roles: Json<crate::domain::Roles>,
     version: i64,
     created_at: OffsetDateTime,
     updated_at: OffsetDateTime,
@@ -42,6 +43,7 @@ impl TryFrom<UserRow> for User {
             password_hash: row.password_hash,
             claims: row.claims.0,
             disabled: row.disabled,
+            roles: row.roles.0,
             version: row.version,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -64,8 +66,8 @@ impl UserStore for PgStore {
             }
             sqlx::query(
                 "INSERT INTO users (id, username, email, email_verified, display_name, \
-                 password_hash, claims, disabled, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 password_hash, claims, disabled, roles, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(user.id)
             .bind(user.username.as_str())
@@ -75,6 +77,7 @@ impl UserStore for PgStore {
             .bind(user.password_hash.as_deref())
             .bind(Json(&user.claims))
             .bind(user.disabled)
+            .bind(Json(&user.roles))
             .bind(user.version)
             .bind(user.created_at)
             .bind(user.updated_at)
@@ -135,8 +138,8 @@ impl UserStore for PgStore {
     async fn update_user(&self, user: &User, expected_version: i64) -> Result<(), StoreError> {
         let query = sqlx::query(
             "UPDATE users SET username = $1, email = $2, email_verified = $3, display_name = $4, \
-             claims = $5, disabled = $6, updated_at = $7, version = version + 1 \
-             WHERE id = $8 AND version = $9",
+             claims = $5, disabled = $6, roles = $7, updated_at = $8, version = version + 1 \
+             WHERE id = $9 AND version = $10",
         )
         .bind(user.username.as_str())
         .bind(user.email.as_ref().map(Email::as_str))
@@ -144,6 +147,7 @@ impl UserStore for PgStore {
         .bind(user.display_name.as_deref())
         .bind(Json(&user.claims))
         .bind(user.disabled)
+        .bind(Json(&user.roles))
         .bind(user.updated_at)
         .bind(user.id)
         .bind(expected_version);

@@ -18,6 +18,7 @@ struct UserRow {
     password_hash: Option<String>,
     claims: String,
     disabled: bool,
+    roles: String,
     version: i64,
     created_at: i64,
     updated_at: i64,
@@ -41,6 +42,7 @@ impl TryFrom<UserRow> for User {
             password_hash: row.password_hash,
             claims: serde_json::from_str(&row.claims).map_err(StoreError::corrupt)?,
             disabled: row.disabled,
+            roles: serde_json::from_str(&row.roles).map_err(StoreError::corrupt)?,
             version: row.version,
             created_at: from_unix(row.created_at)?,
             updated_at: from_unix(row.updated_at)?,
@@ -56,6 +58,7 @@ impl UserStore for SqliteStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<(), StoreError> {
         let claims = serde_json::to_string(&user.claims).map_err(StoreError::corrupt)?;
+        let roles = serde_json::to_string(&user.roles).map_err(StoreError::corrupt)?;
         bounded(self.timeout, async {
             let mut tx = self.pool.begin().await?;
             // First, so the loser of a race on one key waits for the winner and then stops.
@@ -64,8 +67,8 @@ impl UserStore for SqliteStore {
             }
             sqlx::query(
                 "INSERT INTO users (id, username, email, email_verified, display_name, \
-                 password_hash, claims, disabled, version, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 password_hash, claims, disabled, roles, version, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(user.id.to_string())
             .bind(user.username.as_str())
@@ -75,6 +78,7 @@ impl UserStore for SqliteStore {
             .bind(user.password_hash.as_deref())
             .bind(claims)
             .bind(user.disabled)
+            .bind(roles)
             .bind(user.version)
             .bind(to_unix(user.created_at))
             .bind(to_unix(user.updated_at))
@@ -135,9 +139,10 @@ impl UserStore for SqliteStore {
 
     async fn update_user(&self, user: &User, expected_version: i64) -> Result<(), StoreError> {
         let claims = serde_json::to_string(&user.claims).map_err(StoreError::corrupt)?;
+        let roles = serde_json::to_string(&user.roles).map_err(StoreError::corrupt)?;
         let query = sqlx::query(
             "UPDATE users SET username = ?, email = ?, email_verified = ?, display_name = ?, \
-             claims = ?, disabled = ?, updated_at = ?, version = version + 1 \
+             claims = ?, disabled = ?, roles = ?, updated_at = ?, version = version + 1 \
              WHERE id = ? AND version = ?",
         )
         .bind(user.username.as_str())
@@ -146,6 +151,7 @@ impl UserStore for SqliteStore {
         .bind(user.display_name.as_deref())
         .bind(claims)
         .bind(user.disabled)
+        .bind(roles)
         .bind(to_unix(user.updated_at))
         .bind(user.id.to_string())
         .bind(expected_version);
