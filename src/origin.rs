@@ -1,9 +1,12 @@
 //! Where the work under way came from: the client address and request id of the HTTP request
 //! it serves, carried with the request's task (a tokio task-local), so that an audit event
 //! records them however deep the use case that writes it. CLI and background work have none.
+//! Once the admin API has authenticated the request, the client its token was issued to is
+//! carried too, so an event done by a person names the client they came through.
 
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 tokio::task_local! {
     static ORIGIN: RequestOrigin;
@@ -15,6 +18,13 @@ pub struct RequestOrigin {
     pub client_address: IpAddr,
     /// The id on the request's log lines and `X-Request-Id`.
     pub request_id: Option<String>,
+    /// The client of the request's access token, once authenticated ([`came_through`]).
+    pub client_id: Arc<OnceLock<String>>,
+}
+
+/// Records that the request being served authenticated with a token of `client_id`.
+pub fn came_through(client_id: &str) {
+    let _ = ORIGIN.try_with(|origin| origin.client_id.set(client_id.to_owned()));
 }
 
 /// Runs `work` as serving the request from `origin`.
@@ -36,6 +46,7 @@ mod tests {
         let origin = RequestOrigin {
             client_address: "203.0.113.9".parse().unwrap(),
             request_id: Some("r1".into()),
+            client_id: Arc::default(),
         };
         assert_eq!(current(), None);
         let seen = serving(origin.clone(), async { current() }).await;

@@ -1,6 +1,7 @@
 //! Admin use cases, shared by the CLI and (later) the `/v1` REST API, so the two can never
 //! disagree about what a valid record is.
 
+pub mod audit;
 pub mod clients;
 pub mod declare;
 pub mod grants;

@@ -1,6 +1,7 @@
 //! The one command line: `gatehouse serve|migrate|clients|users|apply|keys|healthcheck`.
 
 mod apply;
+mod audit;
 mod clients;
 mod healthcheck;
 mod keys;
@@ -49,6 +50,8 @@ enum Command {
     },
     /// Create or update the [[clients]] and [[users]] a file declares; print what changes.
     Apply(apply::ApplyArgs),
+    /// Read the audit trail, newest first: who did what to which record.
+    Audit(audit::AuditArgs),
     /// Inspect and rotate signing keys.
     Keys {
         #[command(subcommand)]
@@ -110,6 +113,7 @@ pub fn main() -> ExitCode {
             Command::Users { command } => users::run(settings, command).await,
             Command::Keys { command } => keys::run(settings, command).await,
             Command::Apply(args) => apply::run(settings, args).await,
+            Command::Audit(args) => audit::run(settings, args).await,
             Command::Healthcheck { .. } => Ok(()),
         }
     });

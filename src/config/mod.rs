@@ -47,6 +47,7 @@ pub struct Settings {
     pub client_auth: ClientAuthSettings,
     pub passwords: PasswordSettings,
     pub admin: AdminSettings,
+    pub audit: AuditSettings,
     pub cache: CacheSettings,
     pub log: LogSettings,
     /// What the discovery documents publish beyond the standard.
@@ -81,6 +82,20 @@ impl Default for AdminSettings {
         Self {
             requests_per_minute: 600,
         }
+    }
+}
+
+/// The audit trail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Days an audit event is kept; older ones are deleted in batches. `0` keeps them for ever.
+    pub retain_days: u32,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retain_days: 365 }
     }
 }
 

@@ -140,6 +140,7 @@ pub async fn carry_request_origin(
             .extensions()
             .get::<tracing_actix_web::RequestId>()
             .map(ToString::to_string),
+        client_id: std::sync::Arc::default(),
     };
     crate::origin::serving(origin, next.call(req)).await
 }

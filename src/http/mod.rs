@@ -102,6 +102,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/users/{id}/sign-out"),
     ("GET", "/v1/users/{id}/factors"),
     ("DELETE", "/v1/users/{id}/factors"),
+    ("GET", "/v1/audit-events"),
     ("PUT", "/v1/users/{id}/roles/{role}"),
     ("DELETE", "/v1/users/{id}/roles/{role}"),
     ("GET", "/v1/keys"),

@@ -78,7 +78,8 @@ async fn follow_changes(state: web::Data<AppState>) {
     }
 }
 
-/// Deletes expired rows of the change feed, a bounded batch a minute.
+/// Deletes expired rows of the change feed and audit events past `audit.retain_days`, a bounded
+/// batch of each a minute.
 async fn purge_changes(state: web::Data<AppState>) {
     let mut ticks = tokio::time::interval(Duration::from_secs(60));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -88,6 +89,14 @@ async fn purge_changes(state: web::Data<AppState>) {
         let cutoff = state.clock.now() - time::Duration::days(1);
         if let Err(error) = state.db.purge_changes(cutoff, 10_000).await {
             tracing::warn!(%error, "could not purge the change feed");
+        }
+        let retain_days = state.settings.audit.retain_days;
+        match crate::admin::audit::purge_expired(state.db.as_ref(), retain_days, state.clock.now())
+            .await
+        {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "deleted audit events past their retention"),
+            Err(error) => tracing::warn!(%error, "could not purge the audit trail"),
         }
     }
 }

@@ -19,7 +19,8 @@ pub struct NewAuditEvent {
 
 impl NewAuditEvent {
     /// An event done now, with the client address and request id of the request being served
-    /// (`details.client_address`, `request_id`), when there is one.
+    /// (`details.client_address`, `request_id`), when there is one, and the client a person
+    /// came through (`details.client_id`) when a person did it with a token.
     pub fn new(
         actor: &str,
         action: &str,
@@ -33,6 +34,15 @@ impl NewAuditEvent {
                 "client_address".to_owned(),
                 serde_json::Value::String(origin.client_address.to_string()),
             );
+            if let Some(client_id) = origin.client_id.get()
+                && client_id != actor
+            {
+                // a person's action names the client they came through
+                members.insert(
+                    "client_id".to_owned(),
+                    serde_json::Value::String(client_id.clone()),
+                );
+            }
         }
         Self {
             actor: actor.to_owned(),
@@ -43,6 +53,19 @@ impl NewAuditEvent {
             details,
         }
     }
+}
+
+/// Which audit events a list wants; every part given must match (`None`: any).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target_type: Option<String>,
+    pub target_id: Option<String>,
+    /// At or after.
+    pub since: Option<OffsetDateTime>,
+    /// Before.
+    pub until: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +88,22 @@ pub trait AuditStore: Send + Sync {
 
     /// The newest events of `action` on one target (`user`, its id), at most `limit`: a person's
     /// recent sign-ins on their account page. Served by the index on the target.
+    /// The events `filter` selects, newest first, older than `before` (a page's last event),
+    /// at most `limit`.
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        before: Option<&super::After>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Deletes up to `limit` of the events older than `cutoff`, oldest first; how many went.
+    async fn delete_audit_events_before(
+        &self,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
+
     async fn recent_audit_events_on(
         &self,
         target_type: &str,

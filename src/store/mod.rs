@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use self::audit::{AuditEvent, AuditStore, NewAuditEvent};
+pub use self::audit::{AuditEvent, AuditFilter, AuditStore, NewAuditEvent};
 pub use self::changes::{
     Change, ChangeBell, ChangeKind, ChangeStore, NewChange, REVOCATION_HORIZON,
 };

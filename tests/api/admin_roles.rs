@@ -78,6 +78,12 @@ async fn a_persons_admin_scopes_follow_their_role(backend: Backend) {
         .find(|e| e.event.action == "client.created")
         .expect("the creation is audited");
     assert_eq!(made.event.actor, ann.id.to_string());
+    assert_eq!(
+        made.event.details["client_id"],
+        client.id.as_str(),
+        "{:?}",
+        made.event
+    );
     let granted = events
         .iter()
         .find(|e| e.event.action == "user.role_granted")

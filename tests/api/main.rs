@@ -11,6 +11,7 @@ mod pages;
 mod pending_interactions;
 
 mod account;
+mod admin_audit;
 mod admin_auth;
 mod admin_clients;
 mod admin_conditional;

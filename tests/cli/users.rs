@@ -374,3 +374,46 @@ fn the_first_administrator_is_created_with_a_role_and_roles_are_granted_and_revo
     ));
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
 }
+
+#[test]
+fn the_audit_trail_is_read_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = run(gatehouse(dir.path()).args(["users", "create", "--username", "ann"]));
+    assert!(created.status.success(), "{}", stderr_of(&created));
+    let disabled = run(gatehouse(dir.path()).args(["users", "disable", "ann"]));
+    assert!(disabled.status.success(), "{}", stderr_of(&disabled));
+
+    let events = json_of(&run(gatehouse(dir.path()).args([
+        "audit",
+        "--actor",
+        "cli",
+        "--target-type",
+        "user",
+        "--output",
+        "json",
+    ])));
+    let actions: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions.first(),
+        Some(&"user.updated"),
+        "newest first: {actions:?}"
+    );
+    assert_eq!(actions.last(), Some(&"user.created"), "{actions:?}");
+
+    let text = run(gatehouse(dir.path()).args(["audit", "--action", "user.created"]));
+    assert!(text.status.success(), "{}", stderr_of(&text));
+    let text = stdout_of(&text);
+    assert!(text.starts_with("WHEN"), "{text}");
+    assert!(
+        text.contains("cli") && text.contains("user.created"),
+        "{text}"
+    );
+    let bad = run(gatehouse(dir.path()).args(["audit", "--since", "yesterday"]));
+    assert!(!bad.status.success());
+    assert!(stderr_of(&bad).contains("since"), "{}", stderr_of(&bad));
+}

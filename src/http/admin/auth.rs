@@ -103,6 +103,7 @@ async fn authenticate(state: &AppState, token: &str, method: &Method) -> Result<
     let user_id = person_allows(state, &claims.sub, &claims.client_id, method).await?;
     let actor = user_id.map_or_else(|| claims.client_id.clone(), |id| id.to_string());
     within_rate_limit(state, &actor).await?;
+    crate::origin::came_through(&claims.client_id);
     Ok(Caller { actor })
 }
 

@@ -2,6 +2,7 @@
 //! the CLI shares, with bearer-token auth, content negotiation, problem details, idempotent
 //! creation, `ETag`/`If-Match` and cursor pagination.
 
+mod audit;
 mod auth;
 pub(super) mod body;
 mod clients;
@@ -145,6 +146,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/keys/{kid}/revoke")
             .route(web::post().to(keys::post_key_revoke))
             .default_service(web::to(|| not_allowed("POST"))),
+    )
+    .service(
+        web::resource("/v1/audit-events")
+            .route(web::get().to(audit::get_audit_events))
+            .default_service(web::to(|| not_allowed("GET"))),
     )
     .service(
         web::resource("/v1/grants")

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::PgStore;
 use crate::store::error::bounded;
-use crate::store::{AuditEvent, AuditStore, NewAuditEvent, StoreError};
+use crate::store::{After, AuditEvent, AuditFilter, AuditStore, NewAuditEvent, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -71,6 +71,54 @@ impl AuditStore for PgStore {
         .bind(i64::from(limit));
         let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
         Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        before: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let before_id = before
+            .map(|b| Uuid::parse_str(&b.id))
+            .transpose()
+            .map_err(StoreError::corrupt)?;
+        let before_time = before.map(|b| b.created_at);
+        let query = sqlx::query_as::<_, Row>(
+            "SELECT * FROM audit_events \
+             WHERE ($1::text IS NULL OR actor = $1) AND ($2::text IS NULL OR action = $2) \
+             AND ($3::text IS NULL OR target_type = $3) AND ($4::text IS NULL OR target_id = $4) \
+             AND ($5::timestamptz IS NULL OR occurred_at >= $5) \
+             AND ($6::timestamptz IS NULL OR occurred_at < $6) \
+             AND ($7::timestamptz IS NULL OR (occurred_at, id) < ($7, $8)) \
+             ORDER BY occurred_at DESC, id DESC LIMIT $9",
+        )
+        .bind(filter.actor.as_deref())
+        .bind(filter.action.as_deref())
+        .bind(filter.target_type.as_deref())
+        .bind(filter.target_id.as_deref())
+        .bind(filter.since)
+        .bind(filter.until)
+        .bind(before_time)
+        .bind(before_id)
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
+        Ok(rows.into_iter().map(AuditEvent::from).collect())
+    }
+
+    async fn delete_audit_events_before(
+        &self,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let query = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+             WHERE occurred_at < $1 ORDER BY occurred_at LIMIT $2)",
+        )
+        .bind(cutoff)
+        .bind(i64::from(limit));
+        let done = bounded(self.timeout, query.execute(self.db())).await?;
+        Ok(done.rows_affected())
     }
 
     async fn recent_audit_events_on(

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, from_unix, to_unix};
 use crate::store::error::bounded;
-use crate::store::{AuditEvent, AuditStore, NewAuditEvent, StoreError};
+use crate::store::{After, AuditEvent, AuditFilter, AuditStore, NewAuditEvent, StoreError};
 
 #[derive(sqlx::FromRow)]
 struct Row {
@@ -72,6 +72,52 @@ impl AuditStore for SqliteStore {
         .bind(i64::from(limit));
         let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
         rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+
+    async fn list_audit_events(
+        &self,
+        filter: &AuditFilter,
+        before: Option<&After>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (before_time, before_id) = match before {
+            Some(before) => (Some(to_unix(before.created_at)), Some(before.id.as_str())),
+            None => (None, None),
+        };
+        let query = sqlx::query_as::<_, Row>(
+            "SELECT * FROM audit_events \
+             WHERE (?1 IS NULL OR actor = ?1) AND (?2 IS NULL OR action = ?2) \
+             AND (?3 IS NULL OR target_type = ?3) AND (?4 IS NULL OR target_id = ?4) \
+             AND (?5 IS NULL OR occurred_at >= ?5) AND (?6 IS NULL OR occurred_at < ?6) \
+             AND (?7 IS NULL OR occurred_at < ?7 OR (occurred_at = ?7 AND id < ?8)) \
+             ORDER BY occurred_at DESC, id DESC LIMIT ?9",
+        )
+        .bind(filter.actor.as_deref())
+        .bind(filter.action.as_deref())
+        .bind(filter.target_type.as_deref())
+        .bind(filter.target_id.as_deref())
+        .bind(filter.since.map(to_unix))
+        .bind(filter.until.map(to_unix))
+        .bind(before_time)
+        .bind(before_id)
+        .bind(i64::from(limit));
+        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
+        rows.into_iter().map(AuditEvent::try_from).collect()
+    }
+
+    async fn delete_audit_events_before(
+        &self,
+        cutoff: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let query = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+             WHERE occurred_at < ? ORDER BY occurred_at LIMIT ?)",
+        )
+        .bind(to_unix(cutoff))
+        .bind(i64::from(limit));
+        let done = bounded(self.timeout, query.execute(&self.pool)).await?;
+        Ok(done.rows_affected())
     }
 
     async fn recent_audit_events_on(
