@@ -23,7 +23,7 @@ use self::desired::{
 use super::{AdminError, FieldError, audit, clients, describe, users};
 use crate::config::{Declarations, DeclaredClient, DeclaredUser};
 use crate::crypto::{PasswordHasher, SigningAlgorithm, Verification};
-use crate::domain::{Client, User};
+use crate::domain::{Client, Role, User};
 use crate::store::{Database, StoreError};
 
 /// How often one object is planned again after another instance changed it meanwhile (several
@@ -327,7 +327,7 @@ async fn plan_user(
         Err(StoreError::NotFound) => return Ok((Change::Create, None)),
         Err(error) => return Err(error.into()),
     };
-    let mut fields = user_differences(&current, &desired);
+    let mut fields = user_differences(&current, &desired, declared);
     if let Some(password) = &declared.password {
         let stored = current.password_hash.as_deref();
         let verified = match stored {
@@ -361,10 +361,18 @@ async fn apply_user(
             let request = new_user(declared);
             let user =
                 users::create_user(db, hasher, request, password.clone(), actor, now).await?;
-            // Creation knows no `disabled` and no hash: the API too sets them afterwards.
+            // Creation knows no `disabled`, no hash and no role: the API too sets them
+            // afterwards.
             let mut later = vec!["password_hash"];
             if declared.disabled {
                 later.push("disabled");
+            }
+            if declared
+                .roles
+                .as_ref()
+                .is_some_and(|roles| !roles.is_empty())
+            {
+                later.push("roles");
             }
             (user, later)
         }
@@ -372,10 +380,18 @@ async fn apply_user(
         _ => return Ok(change),
     };
     let id = user.id.to_string();
-    let profile = |f: &&str| !matches!(*f, "password" | "password_hash");
+    let profile = |f: &&str| !matches!(*f, "password" | "password_hash" | "roles");
+    let mut user = user;
     if fields.iter().any(profile) {
         let changes = user_changes(declared);
-        users::replace_user(db, &id, changes, Some(user.version), actor, now).await?;
+        user = users::replace_user(db, &id, changes, Some(user.version), actor, now).await?;
+    }
+    if fields.contains(&"roles") {
+        let wanted = desired_user(declared)?.roles;
+        for role in Role::ALL {
+            let held = wanted.contains(role);
+            user = users::set_role(db, user, role, held, actor, now).await?;
+        }
     }
     if let Some(password) = password.filter(|_| fields.contains(&"password")) {
         users::set_password(db, hasher, &id, &password, actor, now).await?;

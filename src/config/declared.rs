@@ -64,6 +64,9 @@ pub struct DeclaredUser {
     pub claims: Map<String, Value>,
     #[serde(default)]
     pub disabled: bool,
+    /// The roles the person holds (`admin`, `auditor`): exactly these when given; when left
+    /// out, whatever roles were granted otherwise stay as they are.
+    pub roles: Option<Vec<String>>,
     pub password: Option<DeclaredPassword>,
     pub password_hash: Option<PasswordHashString>,
 }

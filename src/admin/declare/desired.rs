@@ -9,7 +9,7 @@ use crate::admin::users::{self, NewUser, UserChanges};
 use crate::admin::{AdminError, Problems};
 use crate::config::{DeclaredClient, DeclaredUser};
 use crate::crypto::SigningAlgorithm;
-use crate::domain::{Client, User};
+use crate::domain::{Client, Role, Roles, User};
 
 /// The client a declaration describes, checked as a registration is against `signing`.
 pub(super) fn desired_client(
@@ -31,6 +31,10 @@ pub(super) fn desired_user(declared: &DeclaredUser) -> Result<User, AdminError> 
             "declare a password or a password_hash, not both",
         );
     }
+    let roles = declared
+        .roles
+        .as_deref()
+        .map(|names| problems.check_all("roles", names, Role::parse));
     let password = declared.password.as_ref().map(|p| p.to_password());
     let epoch = OffsetDateTime::UNIX_EPOCH;
     let user = users::validate_new_user(new_user(declared), password.as_ref(), epoch);
@@ -42,6 +46,7 @@ pub(super) fn desired_user(declared: &DeclaredUser) -> Result<User, AdminError> 
         (Err(error), _) | (Ok(_), Err(error)) => Err(error),
         (Ok(user), Ok(())) => Ok(User {
             disabled: declared.disabled,
+            roles: roles.map_or(user.roles, Roles::from),
             ..user
         }),
     }
@@ -81,8 +86,16 @@ pub(super) fn client_differences(current: &Client, desired: &Client) -> Vec<&'st
     differing(&fields)
 }
 
-pub(super) fn user_differences(current: &User, desired: &User) -> Vec<&'static str> {
+/// The fields in which `current` differs from `desired`; the roles only when `declared` names
+/// them.
+pub(super) fn user_differences(
+    current: &User,
+    desired: &User,
+    declared: &DeclaredUser,
+) -> Vec<&'static str> {
+    let roles_differ = declared.roles.is_some() && current.roles != desired.roles;
     let fields = [
+        ("roles", !roles_differ),
         ("email", current.email == desired.email),
         (
             "email_verified",

@@ -171,6 +171,42 @@ async fn a_declared_require_mfa_is_applied_and_a_change_of_it_is_drift() {
 }
 
 #[tokio::test]
+async fn declared_roles_are_held_exactly_and_left_alone_when_not_declared() {
+    let (db, hasher) = (database().await, hasher());
+    let ann = || async {
+        db.find_user_by_username(&Username::parse("ann").unwrap())
+            .await
+            .unwrap()
+    };
+    let mut decls = declarations();
+    decls.users[0].roles = Some(vec!["admin".into()]);
+    apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+    assert_eq!(
+        ann().await.roles,
+        crate::domain::Roles::from(vec![crate::domain::Role::Admin])
+    );
+    let again = plan(&db, &hasher, &decls, now()).await.unwrap();
+    assert_eq!(again.updated() + again.created(), 0, "{:?}", lines(&again));
+
+    decls.users[0].roles = Some(vec!["auditor".into()]);
+    let planned = plan(&db, &hasher, &decls, now()).await.unwrap();
+    assert_eq!(lines(&planned)[2], "update user ann: roles");
+    apply(&db, &hasher, &decls, "test", now()).await.unwrap();
+    let held: Vec<_> = ann().await.roles.iter().collect();
+    assert_eq!(held, [crate::domain::Role::Auditor]);
+
+    // Not declared: a role granted otherwise stays, and nothing is planned.
+    decls.users[0].roles = None;
+    let planned = plan(&db, &hasher, &decls, now()).await.unwrap();
+    assert_eq!(planned.updated(), 0, "{:?}", lines(&planned));
+    assert!(!ann().await.roles.is_empty());
+
+    decls.users[0].roles = Some(vec!["root".into()]);
+    let refused = check(&decls).unwrap_err().to_string();
+    assert!(refused.contains("roles[0]"), "{refused}");
+}
+
+#[tokio::test]
 async fn a_fixed_secret_is_stored_and_a_new_one_replaces_it_at_once() {
     let (db, hasher) = (database().await, hasher());
     let mut decls = declarations();
