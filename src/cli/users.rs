@@ -142,7 +142,7 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
         }
         UsersCommand::GrantRole { user, role } => {
             let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
-            let user = users::grant_role(db.as_ref(), &user, role, "cli", now).await?;
+            let user = users::change_role(db.as_ref(), &user, role, true, "cli", now).await?;
             eprintln!(
                 "{} ({}) holds the role {}",
                 user.username,
@@ -152,7 +152,7 @@ pub async fn run(settings: Settings, command: UsersCommand) -> anyhow::Result<()
         }
         UsersCommand::RevokeRole { user, role } => {
             let role = Role::parse(&role).map_err(anyhow::Error::msg)?;
-            let user = users::revoke_role(db.as_ref(), &user, role, "cli", now).await?;
+            let user = users::change_role(db.as_ref(), &user, role, false, "cli", now).await?;
             eprintln!(
                 "{} ({}) no longer holds the role {}",
                 user.username,

@@ -15,7 +15,7 @@ use super::enrol::audit;
 use crate::ephemeral::EphemeralError;
 use crate::oauth::interaction::{end_session_by_handle, load_session_by_handle, session_handle};
 use crate::state::AppState;
-use crate::store::StoreError;
+use crate::store::{AuditFilter, StoreError};
 
 /// How many sign-ins the account page lists.
 pub const RECENT_SIGN_INS: u32 = 10;
@@ -64,9 +64,15 @@ pub async fn recent_sign_ins(
     cookie: &str,
 ) -> Result<Vec<RecentSignIn>, SessionsError> {
     let user = user_id.to_string();
+    let sign_ins_of = AuditFilter {
+        action: Some(SIGN_IN_EVENT.to_owned()),
+        target_type: Some("user".to_owned()),
+        target_id: Some(user),
+        ..AuditFilter::default()
+    };
     let events = state
         .db
-        .recent_audit_events_on("user", &user, SIGN_IN_EVENT, RECENT_SIGN_INS)
+        .list_audit_events(&sign_ins_of, None, RECENT_SIGN_INS)
         .await?;
     let this_browser = session_handle(cookie);
     let mut sign_ins = Vec::with_capacity(events.len());

@@ -86,8 +86,6 @@ pub trait AuditStore: Send + Sync {
     /// The newest events first, at most `limit`.
     async fn recent_audit_events(&self, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
 
-    /// The newest events of `action` on one target (`user`, its id), at most `limit`: a person's
-    /// recent sign-ins on their account page. Served by the index on the target.
     /// The events `filter` selects, newest first, older than `before` (a page's last event),
     /// at most `limit`.
     async fn list_audit_events(
@@ -103,12 +101,4 @@ pub trait AuditStore: Send + Sync {
         cutoff: OffsetDateTime,
         limit: u32,
     ) -> Result<u64, StoreError>;
-
-    async fn recent_audit_events_on(
-        &self,
-        target_type: &str,
-        target_id: &str,
-        action: &str,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
 }

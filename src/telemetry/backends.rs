@@ -139,7 +139,6 @@ counted!(AuditStore {
     fn recent_audit_events(&self, limit: u32) -> Vec<AuditEvent>;
     fn list_audit_events(&self, filter: &crate::store::AuditFilter, before: Option<&After>, limit: u32) -> Vec<AuditEvent>;
     fn delete_audit_events_before(&self, cutoff: OffsetDateTime, limit: u32) -> u64;
-    fn recent_audit_events_on(&self, target_type: &str, target_id: &str, action: &str, limit: u32) -> Vec<AuditEvent>;
 });
 
 counted!(ChangeStore {

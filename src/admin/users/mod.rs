@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 pub use self::password::{change_own_password, set_password, set_password_by_id};
-pub use self::roles::{grant_role, revoke_role, set_role};
+pub use self::roles::{change_role, set_role};
 use super::{
     AdminError, Page, PageRequest, Problems, Remember, apply_merge_patch, audit, cut_off,
     note_changed,

@@ -12,29 +12,18 @@ use crate::admin::{AdminError, audit_with, note_changed};
 use crate::domain::{Role, User};
 use crate::store::{ChangeKind, Database};
 
-/// Gives `role` to the user named `id_or_username` (their id, or username); a role held already
-/// changes nothing (and records nothing).
-pub async fn grant_role(
+/// Gives `role` to (`held`), or takes it from, the user named `id_or_username` (their id, or
+/// username); a role already as asked changes nothing (and records nothing).
+pub async fn change_role(
     db: &dyn Database,
     id_or_username: &str,
     role: Role,
+    held: bool,
     actor: &str,
     now: OffsetDateTime,
 ) -> Result<User, AdminError> {
     let user = find_user(db, id_or_username).await?;
-    set_role(db, user, role, true, actor, now).await
-}
-
-/// Takes `role` away from the user; a role not held changes nothing.
-pub async fn revoke_role(
-    db: &dyn Database,
-    id_or_username: &str,
-    role: Role,
-    actor: &str,
-    now: OffsetDateTime,
-) -> Result<User, AdminError> {
-    let user = find_user(db, id_or_username).await?;
-    set_role(db, user, role, false, actor, now).await
+    set_role(db, user, role, held, actor, now).await
 }
 
 /// `user` holding `role` (`held`) or not, written at the version read.

@@ -120,23 +120,4 @@ impl AuditStore for PgStore {
         let done = bounded(self.timeout, query.execute(self.db())).await?;
         Ok(done.rows_affected())
     }
-
-    async fn recent_audit_events_on(
-        &self,
-        target_type: &str,
-        target_id: &str,
-        action: &str,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        let query = sqlx::query_as::<_, Row>(
-            "SELECT * FROM audit_events WHERE target_type = $1 AND target_id = $2 AND action = $3 \
-             ORDER BY occurred_at DESC, id DESC LIMIT $4",
-        )
-        .bind(target_type)
-        .bind(target_id)
-        .bind(action)
-        .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(self.db())).await?;
-        Ok(rows.into_iter().map(AuditEvent::from).collect())
-    }
 }

@@ -119,23 +119,4 @@ impl AuditStore for SqliteStore {
         let done = bounded(self.timeout, query.execute(&self.pool)).await?;
         Ok(done.rows_affected())
     }
-
-    async fn recent_audit_events_on(
-        &self,
-        target_type: &str,
-        target_id: &str,
-        action: &str,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>, StoreError> {
-        let query = sqlx::query_as::<_, Row>(
-            "SELECT * FROM audit_events WHERE target_type = ? AND target_id = ? AND action = ? \
-             ORDER BY occurred_at DESC, id DESC LIMIT ?",
-        )
-        .bind(target_type)
-        .bind(target_id)
-        .bind(action)
-        .bind(i64::from(limit));
-        let rows = bounded(self.timeout, query.fetch_all(&self.pool)).await?;
-        rows.into_iter().map(AuditEvent::try_from).collect()
-    }
 }
